@@ -1,0 +1,46 @@
+# One command does all set-up: every target below creates .venv and installs on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install test lint unit notebooks run lab bench clean
+
+help:
+	@echo "make run    execute every notebook headless with papermill into build/notebooks/"
+	@echo "make test   lint + unit tests + every notebook under nbval (what CI runs)"
+	@echo "make lab    JupyterLab on notebooks/"
+	@echo "make bench  optimizer step benchmarks (figures, not tests)"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check lib tests benchmarks notebooks
+
+unit: $(STAMP)
+	$(PY) -m pytest tests -q
+
+notebooks: $(STAMP)
+	$(PY) -m pytest notebooks -q
+
+test: lint $(STAMP)
+	$(PY) -m pytest -q
+
+run: $(STAMP)
+	$(PY) -m optimlab.run_notebooks notebooks build/notebooks
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(PY) benchmarks/optimizer_step.py
+
+clean:
+	rm -rf build

@@ -1,0 +1,97 @@
+"""Stochastic gradient descent, with heavy-ball or Nesterov momentum, dampening and weight decay.
+
+Taught in: notebooks/03_optimizer_anatomy.ipynb, notebooks/04_sgd_momentum_nesterov.ipynb.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from optimlab.optim.base import Optimizer
+from optimlab.validation import check_non_negative, invalid
+
+
+def sgd_update(
+    param: Tensor,
+    grad: Tensor,
+    state: dict[str, Any],
+    *,
+    lr: float = 1e-3,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+) -> None:
+    """One SGD step on ``param`` in place; ``state`` holds ``momentum_buffer`` once momentum is used."""
+    if weight_decay != 0:
+        grad = grad.add(param, alpha=weight_decay)  # g ← g + λθ
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = grad.clone()  # b₁ = g₁  (no dampening on the first step)
+        else:
+            buf.mul_(momentum).add_(grad, alpha=1 - dampening)  # bₜ = μ bₜ₋₁ + (1 − τ) gₜ
+        grad = grad.add(buf, alpha=momentum) if nesterov else buf  # Nesterov: g + μ bₜ; heavy ball: bₜ
+    param.add_(grad, alpha=-lr)  # θₜ = θₜ₋₁ − γ g
+
+
+class SGD(Optimizer):
+    r"""SGD as ``torch.optim.SGD`` computes it.
+
+    .. math::
+        g_t &= \nabla f(\theta_{t-1}) + \lambda \theta_{t-1} \\
+        b_t &= \mu b_{t-1} + (1 - \tau) g_t \quad (b_1 = g_1) \\
+        \theta_t &= \theta_{t-1} - \gamma\, (g_t + \mu b_t \text{ if nesterov else } b_t)
+
+    ============  ==================  ========================================
+    symbol        argument            meaning
+    ============  ==================  ========================================
+    :math:`γ`     ``lr``              learning rate
+    :math:`μ`     ``momentum``        momentum factor (0: plain SGD)
+    :math:`τ`     ``dampening``       dampening of the new gradient
+    :math:`λ`     ``weight_decay``    L2 penalty added to the gradient
+    ============  ==================  ========================================
+
+    ``nesterov=True`` uses Nesterov's look-ahead; ``maximize=True`` ascends.
+
+    Differences from the papers: Polyak (1964) and Sutskever et al. (2013) write the velocity as
+    :math:`v_t = μ v_{t-1} - γ g_t` with the learning rate inside the buffer; torch keeps γ outside,
+    so changing ``lr`` mid-training does not rescale the accumulated velocity. The first buffer is the
+    raw gradient (no dampening). Nesterov here is the reformulation of Sutskever et al., evaluated at
+    the current parameters rather than at a look-ahead point.
+
+    State key: ``momentum_buffer`` (absent until the first step with momentum).
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        check_non_negative("lr", lr)
+        check_non_negative("momentum", momentum)
+        check_non_negative("dampening", dampening)
+        check_non_negative("weight_decay", weight_decay)
+        if nesterov and momentum <= 0:
+            raise invalid("nesterov", nesterov, "False when momentum=0 (Nesterov needs momentum > 0)")
+        if nesterov and dampening != 0:
+            raise invalid("nesterov", nesterov, "False when dampening != 0 (Nesterov needs dampening=0)")
+        defaults = dict(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov, maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        sgd_update(
+            param, grad, state, lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
+            weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+        )
