@@ -95,7 +95,9 @@ def test_batches_reshuffle_each_epoch_reproducibly():
     assert not torch.equal(epochs_a[0][0], epochs_a[1][0])
 
 
-@pytest.mark.parametrize("kwargs,name", [({"epochs": 0}, "epochs"), ({"scheduler_interval": "batch"}, "scheduler_interval")])
+@pytest.mark.parametrize(
+    "kwargs,name", [({"epochs": 0}, "epochs"), ({"scheduler_interval": "batch"}, "scheduler_interval")]
+)
 def test_bad_arguments_name_themselves(kwargs, name):
     x, y = _data()
     model = _model()

@@ -66,7 +66,8 @@ def test_has_a_results_cell(path):
 @pytest.mark.parametrize("path", COURSE, ids=lambda p: p.name)
 def test_every_cell_has_slide_metadata(path):
     nb = _read(path)
-    missing = [i for i, c in enumerate(nb.cells) if c.metadata.get("slideshow", {}).get("slide_type") not in SLIDE_TYPES]
+    slide_types = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+    missing = [i for i, kind in enumerate(slide_types) if kind not in SLIDE_TYPES]
     assert not missing, f"cells {missing} lack slideshow.slide_type"
 
 
