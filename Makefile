@@ -4,10 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install test lint unit notebooks run lab bench clean
+.PHONY: help install test lint unit notebooks run slides lab bench clean pretrain
 
 help:
-	@echo "make run    execute every notebook headless with papermill into build/notebooks/"
+	@echo "make run    execute every notebook with papermill into build/notebooks/, render build/html/, print run times"
+	@echo "make slides reveal.js decks that work offline in build/slides/ (executes what is missing or stale first)"
 	@echo "make test   lint + unit tests + every notebook under nbval (what CI runs)"
 	@echo "make lab    JupyterLab on notebooks/"
 	@echo "make bench  optimizer step benchmarks (figures, not tests)"
@@ -33,14 +34,22 @@ notebooks: $(STAMP)
 test: lint $(STAMP)
 	$(PY) -m pytest -q
 
+# run and slides fetch reveal.js and MathJax once with npm (package-lock.json) and copy them beside the pages.
 run: $(STAMP)
-	$(PY) -m optimlab.run_notebooks notebooks build/notebooks
+	$(PY) -m optimlab.run_notebooks notebooks build/notebooks --html build/html
+
+slides: $(STAMP)
+	$(PY) -m optimlab.run_notebooks notebooks build/notebooks --reuse --slides build/slides
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
 
 bench: $(STAMP)
 	$(PY) benchmarks/optimizer_step.py
+
+# The transfer-learning backbone (data/letters_cnn.pt + .json): deterministic for the seed, ~1-2 min on a CPU.
+pretrain: $(STAMP)
+	$(PY) -m optimlab.pretrain --seed 0
 
 clean:
 	rm -rf build
