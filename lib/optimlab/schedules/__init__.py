@@ -1,0 +1,83 @@
+"""Schedulers: pure schedules of the step, one thin class that applies them, and torch's schedulers by name.
+
+- ``functions``, ``cycles``  schedules: pure ``step -> multiplier`` functions (frozen dataclasses)
+- ``combinators``            ``join`` (one after another), ``product``, ``complement``
+- ``scheduler``              :class:`Scheduler`: writes ``floor + (base − floor) · m(t)`` into every group,
+                             for any hyperparameter (``"lr"``, ``"momentum"``, ``"betas[0]"``, ``"weight_decay"``)
+- ``torch_names``, ``torch_cyclic``, ``torch_composite``, ``plateau``
+                             StepLR … OneCycleLR, SequentialLR, ChainedScheduler, ReduceLROnPlateau: torch's
+                             names, arguments and values, as closed forms
+- ``factories``              ``warmup_cosine``, ``warmup_stable_decay``, ``inverse_sqrt``
+- ``plot``                   ``trace``, ``plot_scheduler``, ``plot_schedule``: curves without training
+
+Step convention everywhere (torch's): building a scheduler applies step 0, so the first
+``optimizer.step()`` uses value(0); call ``scheduler.step()`` after ``optimizer.step()``.
+
+Several schedulers on one hyperparameter of one optimizer: torch multiplies their effects; ours write
+closed-form values, so stepping one while another is alive raises ``ValueError`` pointing to
+``ChainedScheduler`` (their product) and ``SequentialLR`` (one after another).
+
+Taught in: notebooks/09_schedulers.ipynb, notebooks/10_schedulers_in_training.ipynb.
+"""
+
+from optimlab.schedules.combinators import Complement, Join, Product, Schedule, complement, join, product
+from optimlab.schedules.cycles import (
+    Anneal,
+    CumulativeProduct,
+    Cyclic,
+    ExpRangeScale,
+    cos_anneal,
+    linear_anneal,
+    triangular2_scale,
+    triangular_scale,
+)
+from optimlab.schedules.factories import inverse_sqrt, warmup_cosine, warmup_stable_decay
+from optimlab.schedules.functions import (
+    Constant,
+    Cosine,
+    ExponentialDecay,
+    InverseSqrt,
+    Linear,
+    MultiStepDecay,
+    Polynomial,
+    SqrtDecay,
+    StepDecay,
+    WarmRestarts,
+)
+from optimlab.schedules.plateau import ReduceLROnPlateau
+from optimlab.schedules.plot import plot_schedule, plot_scheduler, trace
+from optimlab.schedules.scheduler import Scheduler
+from optimlab.schedules.torch_composite import ChainedScheduler, SequentialLR
+from optimlab.schedules.torch_cyclic import CyclicLR, OneCycleLR
+from optimlab.schedules.torch_names import (
+    ConstantLR,
+    CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    MultiplicativeLR,
+    MultiStepLR,
+    PolynomialLR,
+    StepLR,
+)
+
+# torch.optim.lr_scheduler's classes, by name: notebooks and tests iterate over this.
+TORCH_NAMED = {
+    cls.__name__: cls
+    for cls in (
+        StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR, CosineAnnealingLR,
+        CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, LambdaLR, MultiplicativeLR, SequentialLR,
+        ChainedScheduler, ReduceLROnPlateau,
+    )
+}
+
+__all__ = [
+    "Anneal", "ChainedScheduler", "Complement", "Constant", "ConstantLR", "Cosine", "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts", "CumulativeProduct", "Cyclic", "CyclicLR", "ExpRangeScale", "ExponentialDecay",
+    "ExponentialLR", "InverseSqrt", "Join", "LambdaLR", "Linear", "LinearLR", "MultiStepDecay", "MultiStepLR",
+    "MultiplicativeLR", "OneCycleLR", "Polynomial", "PolynomialLR", "Product", "ReduceLROnPlateau", "Schedule",
+    "Scheduler", "SequentialLR", "SqrtDecay", "StepDecay", "StepLR", "TORCH_NAMED", "WarmRestarts", "complement",
+    "cos_anneal", "inverse_sqrt", "join", "linear_anneal", "plot_schedule", "plot_scheduler", "product", "trace",
+    "triangular2_scale", "triangular_scale", "warmup_cosine", "warmup_stable_decay",
+]
