@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from optim_harness import assert_same_params, make_params, run
 from test_optim_parity import CASES, second_group
 

@@ -3,7 +3,13 @@ import math
 import pytest
 
 from optimlab.validation import (
-    check_betas, check_choice, check_choices, check_fraction, check_int, check_non_negative, check_number,
+    check_betas,
+    check_choice,
+    check_choices,
+    check_fraction,
+    check_int,
+    check_non_negative,
+    check_number,
     check_positive,
 )
 

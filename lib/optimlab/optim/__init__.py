@@ -19,13 +19,30 @@ from optimlab.optim.base import Optimizer
 from optimlab.optim.sgd import SGD, sgd_update
 from optimlab.validation import check_choice
 
+# isort: split
 # --- more algorithms: imports (keep one line per module) ---
+from optimlab.optim.adadelta import Adadelta, adadelta_update
+from optimlab.optim.adagrad import Adagrad, adagrad_update
+from optimlab.optim.adamax import Adamax, adamax_update
+from optimlab.optim.lion import Lion, lion_update
+from optimlab.optim.lookahead import Lookahead
+from optimlab.optim.nadam import NAdam, nadam_update
+from optimlab.optim.radam import RAdam, radam_update
+from optimlab.optim.rmsprop import RMSprop, rmsprop_update
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": SGD,
     "adam": Adam,
     "adamw": AdamW,
     # --- more algorithms: registry entries ---
+    "adagrad": Adagrad,
+    "rmsprop": RMSprop,
+    "adadelta": Adadelta,
+    "nadam": NAdam,
+    "radam": RAdam,
+    "adamax": Adamax,
+    "lion": Lion,
+    # Lookahead wraps another optimizer, so it is exported but not built by name.
 }
 
 
@@ -39,5 +56,7 @@ def make_optimizer(name: str, params: Any, **hyperparameters: Any) -> torch.opti
 
 
 __all__ = [
-    "OPTIMIZERS", "Adam", "AdamW", "Optimizer", "SGD", "adam_update", "make_optimizer", "sgd_update",
+    "OPTIMIZERS", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Lion", "Lookahead", "NAdam", "Optimizer",
+    "RAdam", "RMSprop", "SGD", "adadelta_update", "adagrad_update", "adam_update", "adamax_update", "lion_update",
+    "make_optimizer", "nadam_update", "radam_update", "rmsprop_update", "sgd_update",
 ]

@@ -1,0 +1,137 @@
+"""NAdam: Adam with Nesterov momentum, the first moment looked at one step ahead.
+
+Taught in: notebooks/05_adaptive_methods.ipynb.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from optimlab.optim.base import Optimizer, new_step_counter
+from optimlab.validation import check_betas, check_non_negative
+
+
+def nadam_init(param: Tensor) -> dict[str, Any]:
+    """torch's keys: ``step``, ``mu_product`` (float32 scalar, 1), ``exp_avg``, ``exp_avg_sq``."""
+    return {
+        "step": new_step_counter(),
+        "mu_product": torch.tensor(1.0, dtype=torch.float32),
+        "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
+        "exp_avg_sq": torch.zeros_like(param, memory_format=torch.preserve_format),
+    }
+
+
+def momentum_schedule(t: float, beta1: float, momentum_decay: float) -> float:
+    """Dozat's warming-up momentum μₜ = β₁ (1 − ½ · 0.96^(t ψ)): from β₁/2 at t = 0 towards β₁."""
+    return beta1 * (1.0 - 0.5 * (0.96 ** (t * momentum_decay)))
+
+
+def nadam_update(
+    param: Tensor,
+    grad: Tensor,
+    state: dict[str, Any],
+    *,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+    decoupled_weight_decay: bool = False,
+) -> None:
+    """One NAdam step on ``param`` in place; an empty ``state`` is initialised on the first call."""
+    if not state:
+        state.update(nadam_init(param))
+    beta1, beta2 = betas
+    state["step"] += 1
+    t = state["step"].item()
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param.mul_(1 - lr * weight_decay)  # θ ← θ(1 − γλ)          (decay outside the moments)
+        else:
+            grad = grad.add(param, alpha=weight_decay)  # g ← g + λθ   (L2: decay enters the moments)
+    mu = momentum_schedule(t, beta1, momentum_decay)  # μₜ
+    mu_next = momentum_schedule(t + 1, beta1, momentum_decay)  # μₜ₊₁
+    state["mu_product"] *= mu  # Πᵢ₌₁ᵗ μᵢ   (kept in float32, as torch does)
+    mu_product = state["mu_product"].item()
+    mu_product_next = mu_product * mu_next  # Πᵢ₌₁ᵗ⁺¹ μᵢ
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    m.lerp_(grad, 1 - beta1)  # mₜ = β₁ mₜ₋₁ + (1 − β₁) gₜ
+    v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # vₜ = β₂ vₜ₋₁ + (1 − β₂) gₜ²
+    denom = v.div(1 - beta2**t).sqrt().add_(eps)  # √v̂ₜ + ε,  v̂ₜ = vₜ / (1 − β₂ᵗ)
+    # θₜ = θₜ₋₁ − γ [(1 − μₜ) gₜ / (1 − Πᵢ₌₁ᵗ μᵢ) + μₜ₊₁ mₜ / (1 − Πᵢ₌₁ᵗ⁺¹ μᵢ)] / (√v̂ₜ + ε), one term at a time:
+    param.addcdiv_(grad, denom, value=-lr * (1 - mu) / (1 - mu_product))  # the current gradient's share
+    param.addcdiv_(m, denom, value=-lr * mu_next / (1 - mu_product_next))  # the look-ahead momentum's share
+
+
+class NAdam(Optimizer):
+    r"""NAdam (Dozat, 2016) as ``torch.optim.NAdam`` computes it.
+
+    .. math::
+        μ_t &= β_1 \big(1 - \tfrac12\, 0.96^{tψ}\big) \\
+        m_t &= β_1 m_{t-1} + (1-β_1) g_t \qquad v_t = β_2 v_{t-1} + (1-β_2) g_t^2 \\
+        \hat m_t &= \frac{μ_{t+1}\, m_t}{1 - \prod_{i=1}^{t+1} μ_i} + \frac{(1-μ_t)\, g_t}{1 - \prod_{i=1}^{t} μ_i}
+        \qquad \hat v_t = v_t / (1-β_2^t) \\
+        θ_t &= θ_{t-1} - γ\, \hat m_t / (\sqrt{\hat v_t} + ε)
+
+    ==========  ============================  ==============================================
+    symbol      argument                      meaning
+    ==========  ============================  ==============================================
+    γ           ``lr``                        learning rate
+    β₁, β₂      ``betas``                     decay of the first and second moment averages
+    ε           ``eps``                       added to √v̂ for numerical stability
+    λ           ``weight_decay``              L2 penalty (or decoupled decay, see below)
+    ψ           ``momentum_decay``            speed of the momentum warm-up μₜ
+    ==========  ============================  ==============================================
+
+    Nesterov's idea in Adam's terms: instead of stepping along mₜ, step along the mix of the current
+    gradient and the momentum *as it will be one step later* (weight μₜ₊₁). The momentum
+    coefficient μₜ warms up from β₁/2 towards β₁ (ψ = 0.004 is Dozat's 0.96^(t/250)); the
+    products of the μᵢ play the role of Adam's bias correction 1 − β₁ᵗ.
+    ``decoupled_weight_decay=True`` shrinks θ by γλ first (NAdamW); otherwise λθ is added to the
+    gradient. ``maximize=True`` ascends.
+
+    Differences from the paper ("Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop):
+    torch, like Keras, averages the first moment with the *constant* β₁ and uses the schedule μₜ only
+    in the Nesterov mix and its corrections; ε is added after bias-correcting √v. ``momentum_decay=0``
+    makes μₜ = β₁/2 for every t, which is *not* Adam. ∏μᵢ is kept as a float32 tensor (torch's
+    ``mu_product``), so its rounding is float32's even for float64 parameters.
+
+    State keys: ``step`` (float32 scalar tensor), ``mu_product`` (float32 scalar tensor), ``exp_avg``,
+    ``exp_avg_sq``.
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum_decay: float = 4e-3,
+        decoupled_weight_decay: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        check_non_negative("lr", lr)
+        check_betas("betas", betas)
+        check_non_negative("eps", eps)
+        check_non_negative("weight_decay", weight_decay)
+        check_non_negative("momentum_decay", momentum_decay)
+        defaults = dict(
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
+            decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return nadam_init(param)
+
+    def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        nadam_update(
+            param, grad, state, lr=group["lr"], betas=group["betas"], eps=group["eps"],
+            weight_decay=group["weight_decay"], momentum_decay=group["momentum_decay"],
+            decoupled_weight_decay=group["decoupled_weight_decay"],
+        )
