@@ -35,6 +35,9 @@ class CheckResult:
     def __repr__(self) -> str:
         return self.message
 
+    def _ipython_display_(self) -> None:
+        """check_exercise already printed the message; a cell ending in the call should not show it twice."""
+
 
 def check_exercise(
     candidate: Callable[..., Any],
