@@ -61,7 +61,9 @@ class Optimizer(torch.optim.Optimizer):
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A state_dict saved by torch.optim carries keys we ignore (foreach, fused, ...); one saved by an
         # older version may lack ours, so fill them from this optimizer's defaults.
+        # torch's own __setstate__ adds its keys (differentiable, ...) to defaults; leave those out of groups.
+        ours = dict(self.defaults)
         super().__setstate__(state)
         for group in self.param_groups:
-            for key, value in self.defaults.items():
+            for key, value in ours.items():
                 group.setdefault(key, value)
