@@ -87,3 +87,15 @@ def test_has_self_checked_exercises_and_a_solution_notebook(path):
     assert solution.exists(), f"missing {solution.relative_to(NOTEBOOKS.parent)}"
     asserted = sum(c.source.count("assert check_exercise(") for c in _read(solution).cells if c.cell_type == "code")
     assert asserted >= checks, "the solution notebook asserts every exercise's check passes"
+
+
+@pytest.mark.parametrize("path", COURSE, ids=lambda p: p.name)
+def test_papermill_can_read_every_parameter(path):
+    """papermill parses the parameters cell line by line; a comment it cannot parse silently drops the knob."""
+    import ast
+
+    from papermill.inspection import inspect_notebook
+
+    cell = _tagged(_read(path), "parameters")[0]
+    assigned = [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets]
+    assert list(inspect_notebook(str(path))) == assigned
