@@ -37,8 +37,11 @@ def setup_notebook(*, seed: int, device: str = "auto", profile: str = "smoke", t
     return chosen
 
 
-def show_results(results: dict[str, Any]) -> dict[str, Any]:
-    """Display ``results`` (a flat, JSON-serialisable dict) as the notebook's machine-readable output."""
+def show_results(results: dict[str, Any]) -> None:
+    """Display ``results`` (a flat, JSON-serialisable dict) as the notebook's machine-readable output.
+
+    Returns nothing, so a cell that ends with the call shows the table once.
+    """
     if not isinstance(results, dict):
         raise invalid("results", results, "a dict of headline numbers")
     try:
@@ -48,4 +51,3 @@ def show_results(results: dict[str, Any]) -> dict[str, Any]:
     from IPython.display import display  # the library imports IPython only when a notebook asks
 
     display({"application/json": results, "text/plain": text}, raw=True)
-    return results
