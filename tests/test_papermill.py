@@ -13,9 +13,35 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # (notebook, non-default parameters). Notebooks join this list as they are written.
 RERUNS = [
     ("00_start_here.ipynb", {"seed": 3, "profile": "full"}),
+    ("08_two_optimizers_gan.ipynb", {"seed": 3, "steps": 700, "compare_beta1": 0.95, "compare_seeds": 3}),
+    ("01_four_steps.ipynb", {"seed": 2, "lr": 0.3, "n_features": 5, "huge_lr": 4.0}),
+    ("02_parameters.ipynb", {"seed": 1, "hidden": 8, "n_centers": 12, "lr": 0.02}),
+    ("03_optimizer_anatomy.ipynb", {"seed": 4, "momentum": 0.5, "weight_decay": 0.0, "steps": 30}),
+    ("04_sgd_momentum_nesterov.ipynb", {"seed": 3, "condition_number": 60.0, "momentum": 0.85, "tol": 1e-4}),
+    ("05_adaptive_methods.ipynb", {"seed": 2, "microscope_optimizers": ["adagrad", "nadam", "radam"],
+                                   "weight_decay": 0.05, "steps": 120}),
+    ("06_hyperparameters_lr_finder.ipynb", {"seed": 2, "range_steps": 120}),
+    ("07_parameter_groups.ipynb", {"seed": 3, "weight_decay": 0.5, "highest_lr": 0.2, "lowest_lr": 0.005,
+                                   "early_multiplier": 0.05}),
+    ("10_schedulers_in_training.ipynb", {"seed": 1, "peak_lr": 1.0}),
+    ("09_schedulers.ipynb", {"seed": 3, "profile": "full", "base_lr": 0.5, "min_lr": 0.01, "epochs": 12,
+                             "batches_per_epoch": 5, "resume_step": 7}),
+    ("12_capstone_sweep.ipynb", {"seed": 1, "optimizers": ["momentum"], "lr_multipliers": [1.0, 10.0]}),
 ]
 BAD = [
     ("00_start_here.ipynb", {"profile": "fast"}, "profile='fast'"),
+    ("08_two_optimizers_gan.ipynb", {"d_lr": 1e-3}, "d_lr=0.001"),
+    ("01_four_steps.ipynb", {"lr": 5.0}, "lr=5.0"),
+    ("02_parameters.ipynb", {"hidden": 0}, "hidden=0"),
+    ("03_optimizer_anatomy.ipynb", {"momentum": 1.5}, "momentum=1.5"),
+    ("04_sgd_momentum_nesterov.ipynb", {"momentum": 1.2}, "momentum=1.2"),
+    ("05_adaptive_methods.ipynb", {"microscope_optimizers": ["adam", "lion"]},
+     "microscope_optimizers=['adam', 'lion']"),
+    ("06_hyperparameters_lr_finder.ipynb", {"range_end_lr": 1e-5}, "range_end_lr=1e-05"),
+    ("07_parameter_groups.ipynb", {"lowest_lr": 0.1}, "lowest_lr=0.1"),
+    ("10_schedulers_in_training.ipynb", {"peak_lr": 0.3}, "peak_lr=0.3"),
+    ("09_schedulers.ipynb", {"min_lr": 0.5}, "min_lr=0.5"),
+    ("12_capstone_sweep.ipynb", {"schedules": ["constant", "linear"]}, "schedules=['constant', 'linear']"),
 ]
 
 
