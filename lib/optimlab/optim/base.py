@@ -62,7 +62,7 @@ class Optimizer(torch.optim.Optimizer):
         # A state_dict saved by torch.optim carries keys we ignore (foreach, fused, ...); one saved by an
         # older version may lack ours, so fill them from this optimizer's defaults.
         # torch's own __setstate__ adds its keys (differentiable, ...) to defaults; leave those out of groups.
-        ours = dict(self.defaults)
+        ours = dict(state.get("defaults") or self.defaults)  # deepcopy passes defaults; load_state_dict does not
         super().__setstate__(state)
         for group in self.param_groups:
             for key, value in ours.items():
