@@ -27,6 +27,7 @@ RERUNS = [
     ("09_schedulers.ipynb", {"seed": 3, "profile": "full", "base_lr": 0.5, "min_lr": 0.01, "epochs": 12,
                              "batches_per_epoch": 5, "resume_step": 7}),
     ("12_capstone_sweep.ipynb", {"seed": 1, "optimizers": ["momentum"], "lr_multipliers": [1.0, 10.0]}),
+    ("11_transfer_learning.ipynb", {"seed": 3, "labels_per_class": 4, "backbone_lr": 5e-5, "head_lr": 8e-3}),
 ]
 BAD = [
     ("00_start_here.ipynb", {"profile": "fast"}, "profile='fast'"),
@@ -42,6 +43,7 @@ BAD = [
     ("10_schedulers_in_training.ipynb", {"peak_lr": 0.3}, "peak_lr=0.3"),
     ("09_schedulers.ipynb", {"min_lr": 0.5}, "min_lr=0.5"),
     ("12_capstone_sweep.ipynb", {"schedules": ["constant", "linear"]}, "schedules=['constant', 'linear']"),
+    ("11_transfer_learning.ipynb", {"backbone_lr": 1e-3}, "backbone_lr=0.001"),
 ]
 
 
