@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimlab.optim.base import Optimizer, new_step_counter
+from optimlab.optim.base import Optimizer, apply_weight_decay, new_step_counter
 from optimlab.validation import check_betas, check_non_negative
 
 
@@ -44,11 +44,7 @@ def adam_update(
     beta1, beta2 = betas
     state["step"] += 1
     t = state["step"].item()
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param.mul_(1 - lr * weight_decay)  # θ ← θ(1 − γλ)          (AdamW: decay outside the moments)
-        else:
-            grad = grad.add(param, alpha=weight_decay)  # g ← g + λθ   (L2: decay enters the moments)
+    grad = apply_weight_decay(param, grad, lr=lr, weight_decay=weight_decay, decoupled=decoupled_weight_decay)
     m, v = state["exp_avg"], state["exp_avg_sq"]
     m.lerp_(grad, 1 - beta1)  # mₜ = β₁ mₜ₋₁ + (1 − β₁) gₜ
     v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # vₜ = β₂ vₜ₋₁ + (1 − β₂) gₜ²

@@ -27,6 +27,20 @@ def new_step_counter() -> Tensor:
     return torch.tensor(0.0, dtype=torch.float32)
 
 
+def apply_weight_decay(param: Tensor, grad: Tensor, *, lr: float, weight_decay: float, decoupled: bool) -> Tensor:
+    """Weight decay as the Adam family does it; returns the gradient the moments should see.
+
+    Decoupled (AdamW): θ ← θ(1 − γλ), outside the moments, so every weight shrinks at the same rate.
+    Coupled (L2): g ← g + λθ, inside the moments, so the adaptive denominator rescales the decay too.
+    """
+    if weight_decay == 0:
+        return grad
+    if decoupled:
+        param.mul_(1 - lr * weight_decay)  # θ ← θ(1 − γλ)
+        return grad
+    return grad.add(param, alpha=weight_decay)  # g ← g + λθ
+
+
 class Optimizer(torch.optim.Optimizer):
     """Base class: loops over parameters and delegates each one's update to the subclass."""
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimlab.optim.base import Optimizer, new_step_counter
+from optimlab.optim.base import Optimizer, apply_weight_decay, new_step_counter
 from optimlab.validation import check_betas, check_non_negative
 
 
@@ -47,11 +47,7 @@ def nadam_update(
     beta1, beta2 = betas
     state["step"] += 1
     t = state["step"].item()
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param.mul_(1 - lr * weight_decay)  # θ ← θ(1 − γλ)          (decay outside the moments)
-        else:
-            grad = grad.add(param, alpha=weight_decay)  # g ← g + λθ   (L2: decay enters the moments)
+    grad = apply_weight_decay(param, grad, lr=lr, weight_decay=weight_decay, decoupled=decoupled_weight_decay)
     mu = momentum_schedule(t, beta1, momentum_decay)  # μₜ
     mu_next = momentum_schedule(t + 1, beta1, momentum_decay)  # μₜ₊₁
     state["mu_product"] *= mu  # Πᵢ₌₁ᵗ μᵢ   (kept in float32, as torch does)
