@@ -36,10 +36,10 @@ test: lint $(STAMP)
 
 # run and slides fetch reveal.js and MathJax once with npm (package-lock.json) and copy them beside the pages.
 run: $(STAMP)
-	$(PY) -m optimlab.run_notebooks notebooks build/notebooks --html build/html
+	$(PY) -m optimlab.tools.run_notebooks notebooks build/notebooks --html build/html
 
 slides: $(STAMP)
-	$(PY) -m optimlab.run_notebooks notebooks build/notebooks --reuse --slides build/slides
+	$(PY) -m optimlab.tools.run_notebooks notebooks build/notebooks --reuse --slides build/slides
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
@@ -49,7 +49,7 @@ bench: $(STAMP)
 
 # The transfer-learning backbone (data/letters_cnn.pt + .json): deterministic for the seed, ~1-2 min on a CPU.
 pretrain: $(STAMP)
-	$(PY) -m optimlab.pretrain --seed 0
+	$(PY) -m optimlab.tools.pretrain --seed 0
 
 clean:
 	rm -rf build

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from optimlab.data.letters import LETTERS, NUM_CLASSES, letter_fonts, letters_test_set, make_letters
-from optimlab.pretrain import ACCURACY_TOLERANCE, THREADS, save, train_letter_net
 from optimlab.pretrained import (
     DEFAULT_WEIGHTS,
     LetterNet,
@@ -31,6 +30,7 @@ from optimlab.pretrained import (
     source_accuracy,
     weights_sha256,
 )
+from optimlab.tools.pretrain import ACCURACY_TOLERANCE, THREADS, save, train_letter_net
 
 SHIPPED_SOURCE_ACCURACY_FLOOR = 0.85  # the shipped backbone must solve at least this share of held-out letters
 

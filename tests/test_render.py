@@ -9,13 +9,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from optimlab.render import check_offline, render_course
-from optimlab.run_notebooks import is_current
+from optimlab.tools.render import check_offline, render_course
+from optimlab.tools.run_notebooks import is_current
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "00_start_here.ipynb"
 NOTE = "Ask the room which optimizer they used last"
 
-# Written independently of optimlab.render's own scanner, so a scanner that misses something still fails here.
+# Written independently of optimlab.tools.render's own scanner, so a scanner that misses something still fails here.
 REMOTE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
 REMOTE_CSS = re.compile(r"""@import\s+(?:url\()?\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""", re.IGNORECASE)
 REMOTE_IMPORT = re.compile(r"""\bimport\b[^;]*?["'](?:https?:)?//""")  # ES modules: import x from "https://..."

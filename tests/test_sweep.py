@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from optimlab.plots.sweep import first_numeric_key, plot_sweep_summary
-from optimlab.sweep import BOOKKEEPING, _failed_line, main, parse_value, read_results, run_sweep
+from optimlab.tools.sweep import BOOKKEEPING, _failed_line, main, parse_value, read_results, run_sweep
+from optimlab.tools.sweep_plot import first_numeric_key, plot_sweep_summary
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "00_start_here.ipynb"
 

@@ -3,7 +3,7 @@
 - :func:`setup_notebook` validates the common papermill parameters (seed, device, profile, threads),
   applies the course's figure style, seeds, and returns the device.
 - :func:`show_results` displays the notebook's headline numbers as JSON in the cell tagged
-  ``results``, where sweeps (``python -m optimlab.sweep``) read them back.
+  ``results``, where sweeps (``python -m optimlab.tools.sweep``) read them back.
 
 Taught in: notebooks/00_start_here.ipynb.
 """

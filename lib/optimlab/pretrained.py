@@ -34,7 +34,7 @@ from optimlab.validation import check_int, check_non_negative, invalid
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"  # the repository's data/ (editable install)
 DEFAULT_WEIGHTS = DATA_DIR / "letters_cnn.pt"
-REGENERATE = "Regenerate it with `make pretrain` (python -m optimlab.pretrain --seed 0), about two minutes on a CPU."
+REGENERATE = "Regenerate it with `make pretrain` (python -m optimlab.tools.pretrain --seed 0), about two minutes on a CPU."
 
 
 class PretrainedWeightsError(ValueError):

@@ -1,6 +1,6 @@
 """Run one notebook over a grid of parameters with papermill and gather every run's headline numbers.
 
-    python -m optimlab.sweep NOTEBOOK -p NAME VALUE [VALUE ...] [-p ...] [--fixed NAME VALUE ...]
+    python -m optimlab.tools.sweep NOTEBOOK -p NAME VALUE [VALUE ...] [-p ...] [--fixed NAME VALUE ...]
                              [--jobs N] [--name NAME] [--out-dir build/sweeps] [--metric KEY]
 
 The grid is the cartesian product of the ``-p`` values (parsed as papermill's ``-p`` parses them:
@@ -160,7 +160,7 @@ def run_sweep(notebook: str | Path, grid: dict[str, list], *, fixed: dict[str, A
             bar.update()
     rows = [_row(i + 1, {**points[i], **fixed}, done[i], outputs[i]) for i in range(len(points))]
     _write_csv(folder / "results.csv", rows)
-    from optimlab.plots.sweep import first_numeric_key, plot_sweep_summary  # matplotlib only when drawing
+    from optimlab.tools.sweep_plot import first_numeric_key, plot_sweep_summary  # matplotlib only when drawing
 
     metric = metric or first_numeric_key([done[i]["results"] for i in sorted(done) if done[i]["status"] == "ok"])
     plot_sweep_summary(rows, list(grid), metric).savefig(folder / "summary.png", dpi=100)
@@ -190,7 +190,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m optimlab.sweep", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m optimlab.tools.sweep", description=__doc__.splitlines()[0])
     parser.add_argument("notebook", type=Path)
     parser.add_argument("-p", "--parameter", nargs="+", action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a swept parameter and its values (repeat -p: the grid is the product)")

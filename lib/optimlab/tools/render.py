@@ -1,6 +1,6 @@
 """Render executed notebooks to HTML pages and reveal.js slide decks that work offline.
 
-    python -m optimlab.render {html,slides} NOTEBOOK_DIR OUTPUT_DIR
+    python -m optimlab.tools.render {html,slides} NOTEBOOK_DIR OUTPUT_DIR
 
 nbconvert's templates load reveal.js, MathJax, require.js, jQuery and mermaid from CDNs, so a deck
 rendered with the defaults is blank in a lecture hall without internet. Here every one of those is a
@@ -30,7 +30,8 @@ import nbformat
 from jinja2 import DictLoader
 from nbconvert import HTMLExporter, SlidesExporter
 
-REPO = Path(__file__).resolve().parents[2]  # package.json sits at the repository root, beside lib/
+from optimlab.paths import repository_root
+
 Kind = Literal["html", "slides"]
 SUFFIX = {"html": ".html", "slides": ".slides.html"}
 MATHJAX = "assets/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"  # MathJax 2: the API nbconvert's templates call
@@ -58,8 +59,9 @@ _LOCAL = dict(mathjax_url=MATHJAX, require_js_url="assets/require.js", jquery_ur
               extra_loaders=[_TEMPLATES])
 
 
-def install_web_assets(root: Path = REPO) -> Path:
+def install_web_assets(root: Path | None = None) -> Path:
     """``npm ci`` the pinned packages into ``root/node_modules`` unless already current; return that folder."""
+    root = repository_root() if root is None else root  # package.json sits at the repository root
     modules, lock = root / "node_modules", root / "package-lock.json"
     marker = modules / ".package-lock.json"  # npm writes it after every install
     if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:

@@ -1,4 +1,4 @@
-"""Make the course's pretrained backbone: ``python -m optimlab.pretrain [--seed 0] [--out data/letters_cnn.pt]``.
+"""Make the course's pretrained backbone: ``python -m optimlab.tools.pretrain [--seed 0] [--out data/letters_cnn.pt]``.
 
 Trains :class:`optimlab.pretrained.LetterNet` on synthetic letters (:mod:`optimlab.data.letters`) with
 AdamW and a one-cycle schedule, then writes two files:
@@ -136,11 +136,11 @@ def save(model: LetterNet, summary: dict[str, Any], out: Path, seed: int, comman
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m optimlab.pretrain", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m optimlab.tools.pretrain", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="one seed for the data, the init and the batch order")
     parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="where to write the weights (.pt)")
     args = parser.parse_args(argv)
-    command = "python -m optimlab.pretrain " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m optimlab.tools.pretrain " + " ".join(sys.argv[1:] if argv is None else argv)
     model, summary = train_letter_net(args.seed)
     provenance = save(model, summary, args.out, args.seed, command.strip())
     print(f"source accuracy {provenance['source_accuracy']:.4f} on held-out letters, {provenance['seconds']} s; "

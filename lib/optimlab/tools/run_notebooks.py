@@ -1,11 +1,11 @@
 """Execute every course notebook headless with papermill, print how long each took, render the results.
 
-    python -m optimlab.run_notebooks [NOTEBOOK_DIR] [OUTPUT_DIR] [--html DIR] [--slides DIR] [--reuse]
+    python -m optimlab.tools.run_notebooks [NOTEBOOK_DIR] [OUTPUT_DIR] [--html DIR] [--slides DIR] [--reuse]
 
 ``make run`` executes everything into ``build/notebooks/`` and renders ``build/html/`` (one page per
 notebook plus ``index.html``). ``make slides`` passes ``--reuse``: an executed notebook already in
 ``OUTPUT_DIR`` that is newer than its source and ran without error is kept, any other is executed
-first, then every one becomes a reveal.js deck in ``build/slides/`` (see :mod:`optimlab.render`).
+first, then every one becomes a reveal.js deck in ``build/slides/`` (see :mod:`optimlab.tools.render`).
 
 Each notebook runs with its working directory set to the folder it lives in, so the course behaves
 the same whether it is started from the repository root, from ``notebooks/`` or from anywhere else.
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{notebook.name:45s} {status}", flush=True)
     print(f"{'total':45s} {total:6.1f} s")
     print(f"\n{len(notebooks) - len(failed)} of {len(notebooks)} notebooks ok; outputs in {args.output}/")
-    from optimlab.render import render_course  # nbconvert and npm only when pages are asked for
+    from optimlab.tools.render import render_course  # nbconvert and npm only when pages are asked for
 
     for kind, folder in (("html", args.html), ("slides", args.slides)):
         if folder is not None:
