@@ -10,6 +10,7 @@ help:
 	@echo "make run    execute every notebook with papermill into build/notebooks/, render build/html/, print run times"
 	@echo "make slides reveal.js decks that work offline in build/slides/ (executes what is missing or stale first)"
 	@echo "make test   lint + unit tests + every notebook under nbval (what CI runs)"
+	@echo "make unit   the fast unit tests and doctests only"
 	@echo "make lab    JupyterLab on notebooks/"
 	@echo "make bench  optimizer step benchmarks (figures, not tests)"
 
@@ -24,9 +25,11 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lib tests benchmarks notebooks
+	$(VENV)/bin/mypy
 
+# The fast unit tests and doctests: no notebook, nothing slow, no browser (about a minute here).
 unit: $(STAMP)
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests lib -q -m "not notebook and not slow and not browser"
 
 notebooks: $(STAMP)
 	$(PY) -m pytest notebooks -q

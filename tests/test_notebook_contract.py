@@ -1,7 +1,8 @@
-"""Every course notebook meets the contract in shared/COURSE.md (checked statically, without running it)."""
+"""Every course notebook meets the contract written in CONTRIBUTING.md (checked statically, without running it)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -99,3 +100,13 @@ def test_papermill_can_read_every_parameter(path):
     cell = _tagged(_read(path), "parameters")[0]
     assigned = [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets]
     assert list(inspect_notebook(str(path))) == assigned
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.rglob("*.ipynb")), ids=lambda p: p.name)
+def test_no_control_characters_in_any_source(path):
+    """A Python string like "\\beta" written unescaped leaves a backspace byte that breaks the rendered formula."""
+    found = [(i, m.group()) for i, c in enumerate(_read(path).cells) for m in CONTROL_CHARACTERS.finditer(c.source)]
+    assert not found, f"(cell, character) pairs with control characters: {found}"

@@ -3,10 +3,6 @@ are the ones the scheduler really writes."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # no window: tests draw off-screen
-
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
