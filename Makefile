@@ -4,13 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install test lint unit notebooks run slides lab bench clean pretrain
+.PHONY: help install test test-full lint unit notebooks run slides lab bench clean pretrain
 
 help:
 	@echo "make run    execute every notebook with papermill into build/notebooks/, render build/html/, print run times"
 	@echo "make slides reveal.js decks that work offline in build/slides/ (executes what is missing or stale first)"
 	@echo "make test   lint + unit tests + every notebook under nbval (what CI runs)"
 	@echo "make unit   the fast unit tests and doctests only"
+	@echo "make test-full  every notebook under profile=\"full\" (several minutes)"
 	@echo "make lab    JupyterLab on notebooks/"
 	@echo "make bench  optimizer step benchmarks (figures, not tests)"
 
@@ -36,6 +37,10 @@ notebooks: $(STAMP)
 
 test: lint $(STAMP)
 	$(PY) -m pytest -q
+
+# Every notebook again under profile="full": the claims only the longer runs check (several minutes).
+test-full: $(STAMP)
+	OPTIMLAB_FULL=1 $(PY) -m pytest tests/test_full_profile.py -q
 
 # run and slides fetch reveal.js and MathJax once with npm (package-lock.json) and copy them beside the pages.
 run: $(STAMP)
