@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from optimlab.optim import SGD
-from optimlab.train import Batches, DivergenceError, fit
+from optimlab.train import Batches, DivergenceError, History, TrainingInterrupted, evaluation_mode, fit
 
 
 def _data(n=32, seed=0):
@@ -80,7 +80,7 @@ def test_plateau_scheduler_steps_on_the_monitored_metric():
 def test_divergence_raises_with_the_step_and_a_hint():
     x, y = _data()
     model = _model()
-    with pytest.raises(DivergenceError, match=r"at step \d+ \(epoch \d+\).*learning rate is probably too large"):
+    with pytest.raises(DivergenceError, match=r"at step \d+ \(epoch \d+ of 20\).*learning rate is probably too large"):
         fit(model, _loss, SGD(model.parameters(), lr=50.0), Batches(x, y * 100, batch_size=8, seed=0),
             epochs=20, progress=False)
 
@@ -103,3 +103,128 @@ def test_bad_arguments_name_themselves(kwargs, name):
     model = _model()
     with pytest.raises(ValueError, match=rf"^{name}="):
         fit(model, _loss, SGD(model.parameters(), lr=0.1), Batches(x, y, batch_size=8), progress=False, **kwargs)
+
+
+# --- nothing silent: no data, one-shot iterators, bad losses, interruptions (issue 18) ---
+
+def _batches_of(x, y, size=8):
+    return list(zip(x.split(size), y.split(size)))
+
+
+@pytest.mark.parametrize("make_batches", [
+    lambda x, y: [],
+    lambda x, y: Batches(x, y, batch_size=64, drop_last=True),       # one batch larger than the 32 rows
+    lambda x, y: Batches(x[:0], y[:0], batch_size=8),                 # zero-length tensors
+], ids=["empty_list", "drop_last_larger_than_data", "zero_length_tensors"])
+def test_fit_on_no_data_is_an_error_that_says_what_was_passed_never_a_loss_of_zero(make_batches):
+    x, y = _data()
+    model = _model()
+    with pytest.raises(ValueError, match=r"^batches=.* is invalid: expected a re-iterable .*epoch 1 of 2 .*no batch"):
+        fit(model, _loss, SGD(model.parameters(), lr=0.1), make_batches(x, y), epochs=2, progress=False)
+
+
+@pytest.mark.parametrize("one_shot", [
+    lambda x, y: (batch for batch in _batches_of(x, y)),   # a generator
+    lambda x, y: zip(x.split(8), y.split(8)),               # zip() of two sequences
+    lambda x, y: iter(_batches_of(x, y)),
+], ids=["generator", "zip", "iter"])
+def test_a_one_shot_iterator_trains_one_epoch_then_fails_at_the_epoch_without_a_batch(one_shot):
+    x, y = _data()
+    model = _model()
+    with pytest.raises(ValueError, match=r"epoch 2 of 3 .*no batch.*used up after one pass") as caught:
+        fit(model, _loss, SGD(model.parameters(), lr=0.1), one_shot(x, y), epochs=3, progress=False)
+    assert len(caught.value.history.loss) == 4 and caught.value.history.epoch_loss == [
+        pytest.approx(sum(caught.value.history.loss) / 4)]
+    assert caught.value.step == 4
+
+
+def test_a_plateau_scheduler_never_sees_a_made_up_loss():
+    x, y = _data()
+    model = _model()
+    optimizer = SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0)
+    with pytest.raises(ValueError, match="no batch"):
+        fit(model, _loss, optimizer, [], epochs=3, scheduler=scheduler, progress=False)
+    assert scheduler.best == float("inf") and scheduler.last_epoch == 0
+
+
+@pytest.mark.parametrize("bad_loss,expected", [
+    (lambda p, y: nn.functional.mse_loss(p.squeeze(-1), y, reduction="none"),
+     r"a tensor of shape \(8,\).*fit expects a scalar"),
+    (lambda p, y: nn.functional.mse_loss(p.squeeze(-1), y).item(), r"a float \(\d.*fit expects a scalar tensor"),
+    (lambda p, y: nn.functional.mse_loss(p.squeeze(-1), y).detach(), r"a tensor with no grad_fn.*fit expects a scalar"),
+], ids=["reduction_none", "float", "detached"])
+def test_a_loss_that_is_not_a_scalar_tensor_with_a_graph_is_named(bad_loss, expected):
+    x, y = _data()
+    model = _model()
+    with pytest.raises(ValueError, match=r"^loss_fn returned " + expected):
+        fit(model, bad_loss, SGD(model.parameters(), lr=0.1), Batches(x, y, batch_size=8), progress=False)
+
+
+def test_an_interrupted_run_keeps_its_history_and_the_step_it_stopped_at():
+    x, y = _data()
+    model = _model()
+    calls = []
+
+    def interrupted_at_the_sixth_step(pred, target):
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt  # what Jupyter's "interrupt kernel" does mid-cell
+        return _loss(pred, target)
+
+    mine = History()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        fit(model, interrupted_at_the_sixth_step, SGD(model.parameters(), lr=0.1), Batches(x, y, batch_size=8),
+            epochs=3, history=mine, progress=False)
+    assert isinstance(caught.value, TrainingInterrupted) and "step 5 (epoch 2 of 3)" in str(caught.value)
+    assert caught.value.history is mine and caught.value.step == 5
+    assert len(mine.loss) == len(mine.lr) == 5 and len(mine.epoch_loss) == 1
+
+
+def test_divergence_carries_the_partial_history_and_keeps_it_consistent():
+    x, y = _data()
+    model = _model()
+    with pytest.raises(DivergenceError) as caught:
+        fit(model, _loss, SGD(model.parameters(), lr=50.0), Batches(x, y * 100, batch_size=8, seed=0),
+            epochs=20, progress=False, record_grad_norm=True)
+    history = caught.value.history
+    assert caught.value.step == len(history.loss) > 0
+    assert len(history.lr) == len(history.grad_norm) == len(history.loss)   # no half-recorded step
+    assert f"at step {caught.value.step} " in str(caught.value)
+
+
+def test_fit_appends_to_a_caller_owned_history_and_counts_steps_on_from_it():
+    x, y = _data()
+    model = _model()
+    optimizer = SGD(model.parameters(), lr=0.05)
+    history = History()
+    returned = fit(model, _loss, optimizer, Batches(x, y, batch_size=8), epochs=2, history=history, progress=False)
+    fit(model, _loss, optimizer, Batches(x, y, batch_size=16), epochs=1, history=history, progress=False)
+    assert returned is history and len(history.loss) == 8 + 2 and len(history.epoch_loss) == 3
+    with pytest.raises(ValueError, match=r"^history=.* is invalid: expected a History"):
+        fit(model, _loss, optimizer, Batches(x, y, batch_size=8), history=[], progress=False)
+
+
+def test_fit_leaves_the_train_or_eval_mode_to_the_caller():
+    x, y = _data()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+    model[1].eval()   # a frozen BatchNorm inside a model that trains
+    statistics = model[1].running_mean.clone()
+    fit(model, _loss, SGD(model.parameters(), lr=0.01), Batches(x, y, batch_size=8), epochs=2,
+        evaluate=lambda m: {"training": float(m.training)}, progress=False)
+    assert model.training and not model[1].training and torch.equal(model[1].running_mean, statistics)
+    model.eval()      # a whole model in eval mode stays there
+    fit(model, _loss, SGD(model.parameters(), lr=0.01), Batches(x, y, batch_size=8), progress=False)
+    assert not any(m.training for m in model.modules())
+
+
+def test_evaluation_mode_switches_every_module_to_eval_without_gradients_and_restores_each_one():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.BatchNorm1d(4))
+    model[2].eval()
+    with evaluation_mode(model) as inside:
+        assert inside is model and not any(m.training for m in model.modules()) and not torch.is_grad_enabled()
+    assert [m.training for m in model.modules()] == [True, True, True, False] and torch.is_grad_enabled()
+    with pytest.raises(RuntimeError, match="boom"), evaluation_mode(model):
+        raise RuntimeError("boom")
+    assert [m.training for m in model.modules()] == [True, True, True, False]

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from optimlab.data.digits import load_digits_split
-from optimlab.models import SmallCNN, accuracy, evaluate_classifier, mlp, small_cnn
+from optimlab.models import LetterNet, accuracy, evaluate_classifier, letter_net, mlp, new_head
 from optimlab.optim import SGD
 from optimlab.train import Batches, fit
 
@@ -29,8 +29,9 @@ def test_mlp_layers_are_named_and_shaped():
 
 @pytest.mark.parametrize("build", [
     lambda seed: mlp(64, [32], 10, seed=seed),
-    lambda seed: small_cnn(10, seed=seed),
-], ids=["mlp", "small_cnn"])
+    lambda seed: letter_net(10, seed=seed),
+    lambda seed: new_head(letter_net(10, seed=0), 7, seed=seed),
+], ids=["mlp", "letter_net", "new_head"])
 def test_seed_fixes_the_init_and_global_randomness_is_untouched(build):
     torch.manual_seed(123)
     expected_next = torch.rand(3)
@@ -46,16 +47,17 @@ def test_mlp_init_is_torchs_default_drawn_from_the_seed():
     assert _same(mlp(4, [3], 2, seed=5), reference)
 
 
-def test_small_cnn_has_features_and_classifier_and_accepts_flat_or_image_input():
-    model = small_cnn(7, seed=0, channels=(4, 8))
-    assert isinstance(model, SmallCNN) and isinstance(model.classifier, nn.Linear)
-    assert model.feature_dim == 8 * 2 * 2 == model.classifier.in_features
+def test_letter_net_has_features_and_classifier_and_accepts_flat_or_image_input():
+    model = letter_net(7, seed=0).eval()
+    assert isinstance(model, LetterNet) and isinstance(model.classifier, nn.Linear)
+    assert model.feature_dim == 64 * 2 * 2 == model.classifier.in_features
     images = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     assert model.features(images).shape == (6, model.feature_dim)
     assert torch.equal(model(images), model(images.reshape(6, 64)))
     assert model(images).shape == (6, 7)
     names = {name.split(".")[0] for name, _ in model.named_parameters()}
     assert names == {"features", "classifier"}  # every parameter sits in one of the two parts
+    assert sum(p.numel() for p in model.features.parameters()) == 65_184
 
 
 def test_accuracy_counts_correct_argmax_and_restores_the_mode():
@@ -67,6 +69,17 @@ def test_accuracy_counts_correct_argmax_and_restores_the_mode():
     model.train()
     assert accuracy(model, X, y) == 0.75
     assert model.training
+
+
+@pytest.mark.parametrize("metric", [
+    lambda model, X, y: accuracy(model, X, y),
+    lambda model, X, y: evaluate_classifier(X, y)(model),
+], ids=["accuracy", "evaluate_classifier"])
+def test_metrics_restore_each_modules_own_mode_so_a_frozen_batchnorm_stays_frozen(metric):
+    model = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    model[1].eval()   # frozen inside a model that trains
+    metric(model, torch.randn(8, 2), torch.zeros(8, dtype=torch.long))
+    assert [m.training for m in model.modules()] == [True, True, False, True]
 
 
 def test_evaluate_classifier_reports_loss_and_accuracy_and_plugs_into_fit():
@@ -89,8 +102,8 @@ def test_evaluate_classifier_reports_loss_and_accuracy_and_plugs_into_fit():
     (lambda: mlp(3, 8, 2, seed=0), "hidden=8 is invalid"),
     (lambda: mlp(3, [8, 0], 2, seed=0), r"hidden\[1\]=0 is invalid"),
     (lambda: mlp(3, [8], 2, seed=-1), "seed=-1 is invalid"),
-    (lambda: small_cnn(0, seed=0), "num_classes=0 is invalid"),
-    (lambda: small_cnn(10, seed=0, channels=(4,)), r"channels=\(4,\) is invalid"),
+    (lambda: letter_net(0, seed=0), "num_classes=0 is invalid"),
+    (lambda: new_head(letter_net(3, seed=0), 10, seed=-1), "seed=-1 is invalid"),
     (lambda: accuracy(nn.Linear(2, 2), torch.zeros(3, 2), torch.zeros(2, dtype=torch.long)), r"y=\(2,\) is invalid"),
     (lambda: evaluate_classifier(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long)), r"y=\(0,\) is invalid"),
 ])

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,21 +18,21 @@ import torch
 from torch import nn
 
 from optimlab.data.letters import LETTERS, NUM_CLASSES, letter_fonts, letters_test_set, make_letters
+from optimlab.models import LetterNet, letter_net, new_head
+from optimlab.param_groups import backbone_head_groups
+from optimlab.paths import data_dir
 from optimlab.pretrained import (
-    DEFAULT_WEIGHTS,
-    LetterNet,
     PretrainedWeightsError,
-    backbone_head_groups,
-    letter_net,
+    default_weights,
     load_pretrained,
-    new_head,
     provenance_path,
-    relative_weight_change,
     sha256,
-    source_accuracy,
     weights_sha256,
 )
 from optimlab.tools.pretrain import ACCURACY_TOLERANCE, THREADS, save, train_letter_net
+from optimlab.transfer import relative_weight_change, source_accuracy
+
+DEFAULT_WEIGHTS = default_weights()
 
 SHIPPED_SOURCE_ACCURACY_FLOOR = 0.85  # the shipped backbone must solve at least this share of held-out letters
 
@@ -106,6 +108,16 @@ def test_loading_uses_weights_only_and_so_runs_no_pickled_code(tmp_path, monkeyp
     assert calls and all(kwargs.get("weights_only") is True for kwargs in calls)
 
 
+def test_the_default_weights_are_found_when_asked_not_at_import(monkeypatch, tmp_path):
+    assert DEFAULT_WEIGHTS == data_dir() / "letters_cnn.pt" and DEFAULT_WEIGHTS.is_file()
+    monkeypatch.setenv("OPTIMLAB_ROOT", str(tmp_path))   # not the repository: nothing found, but import is fine
+    code = "import optimlab.pretrained, optimlab.transfer, optimlab.tools.pretrain"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with pytest.raises(FileNotFoundError, match="OPTIMLAB_ROOT"):
+        load_pretrained()
+
+
 # --- the backbone/head split ---
 
 @pytest.mark.parametrize("num_classes", [NUM_CLASSES, 10])
@@ -161,7 +173,7 @@ def test_the_shipped_backbone_solves_the_held_out_letters(pretrained):
     assert accuracy == pytest.approx(_provenance()["source_accuracy"], abs=1e-4)
     # A digits head does not hide the backbone: the shipped letter head is used instead.
     assert source_accuracy(new_head(pretrained, 10, seed=0)) == pytest.approx(accuracy, abs=1e-12)
-    assert source_accuracy(letter_net(seed=0)) < 0.1  # an untrained network is near chance (1/52)
+    assert source_accuracy(letter_net(NUM_CLASSES, seed=0)) < 0.1  # an untrained network is near chance (1/52)
 
 
 def test_letters_come_in_the_digits_format():

@@ -10,11 +10,21 @@ import torch
 from torch import nn
 
 from optimlab.data.digits import load_digits_split
+from optimlab.models import new_head
 from optimlab.optim import Adam
 from optimlab.param_groups import geometric_rates
-from optimlab.pretrained import load_pretrained, new_head, source_accuracy
+from optimlab.pretrained import load_pretrained
 from optimlab.schedules import warmup_cosine
-from optimlab.transfer import STRATEGIES, backbone_blocks, finetune, freeze, strategy_groups, train_full_batch
+from optimlab.train import fit
+from optimlab.transfer import (
+    STRATEGIES,
+    STRATEGY_TABLE,
+    backbone_blocks,
+    finetune,
+    freeze,
+    source_accuracy,
+    strategy_groups,
+)
 
 STEPS = 10  # every finetune call here is short: the tests check bookkeeping, not accuracy
 
@@ -96,7 +106,9 @@ def test_features_computed_once_equal_the_backbone_run_every_step(pretrained, ru
     data = load_digits_split(seed=0, labels_per_class=3, images=True)
     model = new_head(pretrained, 10, seed=0)
     freeze(model.features)
-    train_full_batch(model, Adam(strategy_groups("frozen", model, 1e-4, 1e-2)), data.X_train, data.y_train, STEPS)
+    fit(model, nn.functional.cross_entropy, Adam(strategy_groups("frozen", model, 1e-4, 1e-2)),
+        [(data.X_train, data.y_train)], epochs=STEPS, progress=False)
+    assert not model.features.training   # fit left the frozen backbone in eval mode
     for mine, shortcut in zip(model.classifier.parameters(), runs["frozen"]["model"].classifier.parameters()):
         torch.testing.assert_close(mine, shortcut)
 
@@ -137,3 +149,26 @@ def test_the_head_is_new_and_sized_for_digits(runs):
     for strategy in STRATEGIES:
         head = runs[strategy]["model"].classifier
         assert isinstance(head, nn.Linear) and head.out_features == 10
+
+
+def test_the_strategies_are_rows_of_a_table_in_the_documented_order():
+    assert STRATEGIES == tuple(STRATEGY_TABLE) == (
+        "scratch", "frozen", "frozen_bn_train", "uniform_low", "uniform_high", "differential",
+        "differential_schedule", "layerwise", "gradual")
+    assert [s for s, row in STRATEGY_TABLE.items() if row.freeze_backbone] == ["frozen", "frozen_bn_train"]
+
+
+def test_modes_survive_training_and_scoring(runs):
+    """A frozen backbone stays in eval mode after fit, accuracy and source_accuracy; a trained one in train mode."""
+    assert not any(m.training for m in runs["frozen"]["model"].features.modules())
+    assert runs["frozen"]["model"].classifier.training
+    assert all(m.training for m in runs["differential"]["model"].modules())
+
+
+def test_source_accuracy_copies_a_head_to_the_models_device_and_never_moves_the_callers(pretrained):
+    """A model on another device (here "meta", which has no values) gets a copy of the head; the caller's stays."""
+    head = copy.deepcopy(pretrained.classifier)
+    on_meta = copy.deepcopy(pretrained).to("meta")
+    with pytest.raises((NotImplementedError, RuntimeError)):   # meta tensors hold no numbers to count
+        source_accuracy(on_meta, head)
+    assert all(p.device.type == "cpu" for p in head.parameters())

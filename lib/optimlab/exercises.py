@@ -52,6 +52,8 @@ def check_exercise(
     """Compare ``candidate`` with ``reference`` on every case; print and return a :class:`CheckResult`.
 
     Each case is a tuple of positional arguments or a dict of keyword arguments.
+
+    Taught in: notebooks/01_four_steps.ipynb.
     """
     label = name or getattr(candidate, "__name__", "your function")
     result = _run_cases(candidate, reference, cases, atol=atol, rtol=rtol, label=label)
@@ -69,7 +71,7 @@ def _run_cases(candidate, reference, cases, *, atol, rtol, label) -> CheckResult
         try:
             got = candidate(*got_args, **got_kwargs)
         except NotImplementedError:
-            return CheckResult(False, f"⏳ {label}: not written yet (it raises NotImplementedError).")
+            return CheckResult(False, f"○ {label}: not written yet (it raises NotImplementedError).")
         except Exception as error:  # the learner's bug is reported, not raised
             return CheckResult(False, f"✗ {label} raised {type(error).__name__} on case {number}: {error}")
         for what, want, have in (

@@ -14,7 +14,7 @@ and it returns a :class:`DigitsRun` with the history (test loss and accuracy aft
 becomes NaN or infinite is *a result* (``diverged=True``, NaN metrics), not an exception, so a sweep
 over learning rates can show where training breaks.
 
-Taught in: notebooks/10_schedulers_in_training.ipynb (and 12).
+Taught in: notebooks/10_schedulers_in_training.ipynb (and 06, 12, and notebooks/trials/digits_trial.ipynb).
 """
 
 from __future__ import annotations
@@ -40,7 +40,10 @@ GroupsFactory = Callable[[nn.Module], list[dict[str, Any]]]
 
 @dataclass(frozen=True)
 class DigitsRun:
-    """The outcome of :func:`train_digits`; the metrics are NaN and ``history`` is None when it diverged."""
+    """The outcome of :func:`train_digits`; the metrics are NaN and ``history`` is None when it diverged.
+
+    Taught in: notebooks/10_schedulers_in_training.ipynb.
+    """
 
     history: History | None   # per step: loss, lr of every group; per epoch: metrics on the test set
     model: nn.Module          # the trained model (as far as it got)
@@ -71,6 +74,8 @@ def train_digits(
       ``epochs · batches per epoch`` for ``scheduler_interval="step"``, ``epochs`` for ``"epoch"``. A plateau
       scheduler steps once per epoch on the epoch's mean training loss, whatever the interval.
     - Batches of ``batch_size`` are reshuffled every epoch from ``seed``; the incomplete last one is dropped.
+
+    Taught in: notebooks/10_schedulers_in_training.ipynb.
     """
     check_int("seed", seed, low=0)
     check_int("epochs", epochs, low=1)

@@ -66,7 +66,10 @@ class GAN(nn.Module):
 
 
 def split_parameters(gan: GAN) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """``(generator parameters, discriminator parameters)``: what each of the two optimizers must own."""
+    """``(generator parameters, discriminator parameters)``: what each of the two optimizers must own.
+
+    Taught in: notebooks/08_two_optimizers_gan.ipynb.
+    """
     return list(gan.generator.parameters()), list(gan.discriminator.parameters())
 
 
@@ -87,21 +90,19 @@ def generator_loss(fake_logits: Tensor) -> Tensor:
     r"""The *non-saturating* generator loss :math:`L_G = -\mathbb{E}_z \log σ(D(G(z)))`.
 
     Goodfellow et al. (2014, section 3) propose it instead of the minimax :math:`\log(1 - σ(D(G(z))))`
-    (:func:`minimax_generator_loss`), whose gradient vanishes early in training, when D rejects every
-    fake with confidence; both push G the same way.
+    (``-softplus(fake_logits).mean()``, written out in the notebook's solutions), whose gradient vanishes
+    early in training, when D rejects every fake with confidence; both push G the same way.
 
     Taught in: notebooks/08_two_optimizers_gan.ipynb.
     """
     return F.softplus(-fake_logits).mean()
 
 
-def minimax_generator_loss(fake_logits: Tensor) -> Tensor:
-    r"""The original, saturating generator loss :math:`\mathbb{E}_z \log(1 - σ(D(G(z))))` (to minimise)."""
-    return -F.softplus(fake_logits).mean()
-
-
 def discriminator_step(gan: GAN, real: Tensor, optimizer: torch.optim.Optimizer, noise: Tensor) -> float:
-    """One update of D on a real batch and a fake one; returns D's loss. G is not touched."""
+    """One update of D on a real batch and a fake one; returns D's loss. G is not touched.
+
+    Taught in: notebooks/08_two_optimizers_gan.ipynb.
+    """
     fake = gan.generator(noise).detach()  # no graph into G: this step trains D only
     optimizer.zero_grad()  # drops the gradient the last generator step left in D's .grad
     loss = discriminator_loss(gan.discriminator(real), gan.discriminator(fake))
@@ -115,6 +116,8 @@ def generator_step(gan: GAN, optimizer: torch.optim.Optimizer, noise: Tensor) ->
 
     ``backward`` fills G's *and D's* ``.grad`` (the loss flows through D); ``optimizer`` must own only
     G's parameters so that D's are left exactly as they were.
+
+    Taught in: notebooks/08_two_optimizers_gan.ipynb.
     """
     optimizer.zero_grad()
     loss = generator_loss(gan.discriminator(gan.generator(noise)))
@@ -124,7 +127,10 @@ def generator_step(gan: GAN, optimizer: torch.optim.Optimizer, noise: Tensor) ->
 
 
 def check_owns(name: str, optimizer: torch.optim.Optimizer, parameters: Iterable[nn.Parameter], what: str) -> None:
-    """Raise ``ValueError`` unless ``optimizer`` trains exactly ``parameters`` (no more, no fewer)."""
+    """Raise ``ValueError`` unless ``optimizer`` trains exactly ``parameters`` (no more, no fewer).
+
+    Taught in: notebooks/08_two_optimizers_gan.ipynb.
+    """
     owned = {id(p) for group in optimizer.param_groups for p in group["params"]}
     expected = {id(p) for p in parameters}
     if owned != expected:
@@ -141,7 +147,10 @@ def _check_both(gan: GAN, d_optimizer: torch.optim.Optimizer, g_optimizer: torch
 
 @dataclass(frozen=True)
 class GanLosses:
-    """The two losses of one :func:`gan_step`, as floats."""
+    """The two losses of one :func:`gan_step`, as floats.
+
+    Taught in: notebooks/08_two_optimizers_gan.ipynb.
+    """
 
     discriminator: float
     generator: float
@@ -168,7 +177,10 @@ def gan_step(
 
 @dataclass
 class GanHistory:
-    """Per-step losses and generated samples (from one fixed noise batch) at the requested steps."""
+    """Per-step losses and generated samples (from one fixed noise batch) at the requested steps.
+
+    Taught in: notebooks/08_two_optimizers_gan.ipynb.
+    """
 
     d_loss: list[float] = field(default_factory=list)
     g_loss: list[float] = field(default_factory=list)

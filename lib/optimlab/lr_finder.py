@@ -53,12 +53,18 @@ from optimlab.validation import check_fraction, check_int, check_number, check_p
 
 
 def exponential_lr(step: int, start_lr: float, end_lr: float, num_steps: int) -> float:
-    """The range test's lr at ``step`` (0-based): ``start_lr`` at 0, ``end_lr`` at ``num_steps - 1``."""
+    """The range test's lr at ``step`` (0-based): ``start_lr`` at 0, ``end_lr`` at ``num_steps - 1``.
+
+    Taught in: notebooks/06_hyperparameters_lr_finder.ipynb.
+    """
     return start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))  # η_t = η₀ (η_end/η₀)^(t/(N−1))
 
 
 def smooth_losses(losses: Sequence[float], beta: float = 0.98) -> list[float]:
-    """Exponential moving average of ``losses`` with Adam-style bias correction (no pull towards 0)."""
+    """Exponential moving average of ``losses`` with Adam-style bias correction (no pull towards 0).
+
+    Taught in: notebooks/06_hyperparameters_lr_finder.ipynb.
+    """
     average, smoothed = 0.0, []
     for t, loss in enumerate(losses):
         average = beta * average + (1 - beta) * loss          # a_t = β a_{t−1} + (1 − β) ℓ_t
@@ -83,6 +89,8 @@ def steepest_lr(lrs: Sequence[float], losses: Sequence[float], skip_start: int =
     Returns the left end of the steepest segment, searching only up to the lowest loss: past it the
     loss climbs and swings, and a dip after a spike there is not the descent we look for. Ignores the
     first ``skip_start`` and last ``skip_end`` points (unless that leaves fewer than two).
+
+    Taught in: notebooks/06_hyperparameters_lr_finder.ipynb.
     """
     x, y = _trimmed(lrs, losses, skip_start, skip_end)
     lowest = max(int(np.argmin(y)), 1)  # at least one segment
@@ -93,14 +101,20 @@ def steepest_lr(lrs: Sequence[float], losses: Sequence[float], skip_start: int =
 
 def min_loss_lr(lrs: Sequence[float], losses: Sequence[float], skip_start: int = 0, skip_end: int = 0,
                 divisor: float = 10.0) -> float:
-    """The lr of the lowest loss divided by ``divisor`` (10: one decade below where the loss bottoms out)."""
+    """The lr of the lowest loss divided by ``divisor`` (10: one decade below where the loss bottoms out).
+
+    Taught in: notebooks/06_hyperparameters_lr_finder.ipynb.
+    """
     x, y = _trimmed(lrs, losses, skip_start, skip_end)
     return float(x[int(np.argmin(y))] / divisor)
 
 
 @dataclass(frozen=True)
 class LRRangeTestResult:
-    """What a range test measured (one entry per step) and the two suggestions read from it."""
+    """What a range test measured (one entry per step) and the two suggestions read from it.
+
+    Taught in: notebooks/06_hyperparameters_lr_finder.ipynb.
+    """
 
     lrs: list[float]
     losses: list[float]
@@ -175,6 +189,8 @@ def lr_range_test(
     """Run the range test on ``model`` with ``optimizer`` (any ``torch.optim.Optimizer``); see the module.
 
     ``divergence_factor=None`` never stops early. ``skip_start`` defaults to ``num_steps // 10``.
+
+    Taught in: notebooks/06_hyperparameters_lr_finder.ipynb.
     """
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise invalid("optimizer", optimizer, "a torch.optim.Optimizer")
@@ -211,7 +227,9 @@ def lr_range_test(
 def _sweep(model, loss_fn, optimizer, stream, base_lrs, start_lr, end_lr, num_steps, beta, divergence_factor,
            device):
     """The training loop of the test: set the lr, forward, loss, backward, update, smooth, maybe stop."""
-    lrs, losses, smoothed = [], [], []
+    lrs: list[float] = []
+    losses: list[float] = []
+    smoothed: list[float] = []
     average, best = 0.0, math.inf
     model.train()
     for step in range(num_steps):

@@ -19,6 +19,8 @@ def pick_device(preference: str = "auto") -> torch.device:
     """Return the device to train on: ``"auto"`` takes CUDA where one exists, else the CPU.
 
     Asking for ``"cuda"`` on a machine without one is an error, not a silent fall-back to the CPU.
+
+    Taught in: notebooks/01_four_steps.ipynb.
     """
     check_choice("device", preference, DEVICES)
     if preference == "auto":
@@ -33,6 +35,8 @@ def seed_everything(seed: int) -> torch.Generator:
 
     Library code never reads global randomness: pass the returned generator (or a seed) to whatever
     shuffles or initialises. Seeding the globals only keeps a notebook's own ad-hoc cells repeatable.
+
+    Taught in: notebooks/01_four_steps.ipynb.
     """
     check_int("seed", seed, low=0)
     random.seed(seed)

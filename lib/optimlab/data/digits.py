@@ -42,7 +42,10 @@ DTYPES = (torch.float32, torch.float64)
 
 @dataclass(frozen=True)
 class DigitsSplit:
-    """Train and test tensors; ``X_*`` float in [0, 1], ``y_*`` int64 labels 0..9."""
+    """Train and test tensors; ``X_*`` float in [0, 1], ``y_*`` int64 labels 0..9.
+
+    Taught in: notebooks/06_hyperparameters_lr_finder.ipynb.
+    """
 
     X_train: Tensor
     y_train: Tensor
@@ -52,12 +55,15 @@ class DigitsSplit:
 
     def to(self, device: torch.device | str) -> DigitsSplit:
         """The same split with every tensor on ``device``."""
-        return DigitsSplit(*(t.to(device) for t in (self.X_train, self.y_train, self.X_test, self.y_test)),
-                           num_classes=self.num_classes)
+        return DigitsSplit(self.X_train.to(device), self.y_train.to(device), self.X_test.to(device),
+                           self.y_test.to(device), num_classes=self.num_classes)
 
 
 def as_images(X: Tensor) -> Tensor:
-    """Reshape flat digits ``(n, 64)`` to images ``(n, 1, 8, 8)`` (a view, no copy)."""
+    """Reshape flat digits ``(n, 64)`` to images ``(n, 1, 8, 8)`` (a view, no copy).
+
+    Taught in: notebooks/06_hyperparameters_lr_finder.ipynb.
+    """
     if X.dim() != 2 or X.shape[1] != math.prod(IMAGE_SHAPE):
         raise invalid("X", tuple(X.shape), "a tensor of shape (n, 64)")
     return X.reshape(-1, *IMAGE_SHAPE)
@@ -116,6 +122,8 @@ def load_digits_split(
     ``labels_per_class=k`` keeps ``k`` of each digit in the training half (``10·k`` in all) and leaves
     the test half unchanged. ``images=True`` returns ``X`` as ``(n, 1, 8, 8)``; ``standardize=True``
     centres and scales with the training set's statistics (then ``X`` is no longer in [0, 1]).
+
+    Taught in: notebooks/06_hyperparameters_lr_finder.ipynb.
     """
     check_number("test_fraction", test_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     check_int("seed", seed, low=0)

@@ -57,7 +57,10 @@ DILATIONS, DILATION_PROBABILITIES = (0, 1, 2), (0.5, 0.4, 0.1)
 
 
 def letter_fonts() -> list[Path]:
-    """matplotlib's bundled fonts that draw all 52 letters (each glyph named after its letter), sorted by name."""
+    """matplotlib's bundled fonts that draw all 52 letters (each glyph named after its letter), sorted by name.
+
+    Taught in: notebooks/11_transfer_learning.ipynb.
+    """
     folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     return [path for path in sorted(folder.glob("*.ttf")) if _draws_every_letter(FT2Font(str(path)))]
 
@@ -88,6 +91,8 @@ def glyph_masters() -> tuple[Tensor, np.ndarray]:
     hull is the ink's, so under a linear map their bounding box is the distorted glyph's, found without
     resampling it. Padded to one length by repeating the first point: ``(masters, points, 2)``, (x, y)
     from the canvas centre. Cached (~0.3 s).
+
+    Taught in: notebooks/11_transfer_learning.ipynb.
     """
     masters, outlines = [], []
     for path in letter_fonts():
@@ -156,7 +161,10 @@ def _dilate(ink: Tensor, dilation: Tensor) -> Tensor:
 
 
 def block_counts(bitmaps: Tensor) -> Tensor:
-    """32×32 0/1 bitmaps ``(n, 1, 32, 32)`` → ink counts in 4×4 blocks, ``(n, 64)`` in 0..16 (the digits' format)."""
+    """32×32 0/1 bitmaps ``(n, 1, 32, 32)`` → ink counts in 4×4 blocks, ``(n, 64)`` in 0..16 (the digits' format).
+
+    Taught in: notebooks/11_transfer_learning.ipynb.
+    """
     n = bitmaps.shape[0]
     return bitmaps.reshape(n, SIDE // BLOCK, BLOCK, SIDE // BLOCK, BLOCK).sum((2, 4)).reshape(n, -1)
 
@@ -168,6 +176,8 @@ def make_letters(n_per_class: int, seed: int, *, split: str = "train") -> tuple[
     0..51. Fonts are dealt out evenly within each letter. The same ``(seed, split)`` gives the same
     tensors; ``split="test"`` draws from a separate random stream, so it shares no sample with
     ``"train"`` for any pair of seeds.
+
+    Taught in: notebooks/11_transfer_learning.ipynb.
     """
     check_int("n_per_class", n_per_class, low=1)
     check_int("seed", seed, low=0)
@@ -199,6 +209,8 @@ def letters_test_set() -> tuple[Tensor, Tensor]:
     """The fixed held-out letters (40 per class, 2,080 in all): ``make_letters(40, seed=0, split="test")``.
 
     Cached; callers get clones, so nobody can change what the next caller sees.
+
+    Taught in: notebooks/11_transfer_learning.ipynb.
     """
     X, y = _test_set()
     return X.clone(), y.clone()

@@ -29,7 +29,10 @@ from optimlab.validation import check_int, check_number, check_positive, invalid
 
 
 def ring_centers(modes: int = 8, radius: float = 2.0, *, dtype: torch.dtype = torch.float32) -> Tensor:
-    """The ``(modes, 2)`` centres on the circle of ``radius``, the first at angle 0, counter-clockwise."""
+    """The ``(modes, 2)`` centres on the circle of ``radius``, the first at angle 0, counter-clockwise.
+
+    Taught in: notebooks/08_two_optimizers_gan.ipynb.
+    """
     check_int("modes", modes, low=1)
     check_positive("radius", radius)
     angles = torch.arange(modes, dtype=torch.float64) * (2 * math.pi / modes)
@@ -68,7 +71,10 @@ def ring_of_gaussians(
 
 @dataclass(frozen=True)
 class ModeCoverage:
-    """How well a set of samples covers the ring: see the module docstring."""
+    """How well a set of samples covers the ring: see the module docstring.
+
+    Taught in: notebooks/08_two_optimizers_gan.ipynb.
+    """
 
     modes_covered: int
     high_quality: float  # fraction of samples within n_std standard deviations of some centre

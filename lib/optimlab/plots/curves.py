@@ -54,6 +54,8 @@ def plot_loss_curves(
 
     ``smooth`` in [0, 1) is the factor β of a bias-corrected exponential moving average (the range
     test's smoothing; 0 draws the raw values). NaN or infinite values leave gaps.
+
+    Taught in: notebooks/01_four_steps.ipynb.
     """
     if not isinstance(curves, dict) or not curves:
         raise invalid("curves", curves, "a non-empty dict of name -> sequence of values")
@@ -76,7 +78,10 @@ def plot_lr_per_group(
     title: str = "Learning rate of each parameter group",
     logy: bool = False,
 ) -> Axes:
-    """Each group's learning rate against the step; ``history_lr[t][g]`` as in ``optimlab.train.History.lr``."""
+    """Each group's learning rate against the step; ``history_lr[t][g]`` as in ``optimlab.train.History.lr``.
+
+    Taught in: notebooks/10_schedulers_in_training.ipynb.
+    """
     widths = sorted({len(rates_at_step) for rates_at_step in history_lr})
     if len(widths) != 1 or widths[0] == 0:
         raise invalid("history_lr", f"{len(history_lr)} steps with {widths} groups",
@@ -101,6 +106,8 @@ def plot_lr_finder(result: LRRangeTestResult, ax: Axes | None = None, *,
 
     The y-axis stops a little above the starting loss, so the blow-up at the end does not flatten the
     part of the curve that matters.
+
+    Taught in: notebooks/06_hyperparameters_lr_finder.ipynb.
     """
     if not isinstance(result, LRRangeTestResult):
         raise invalid("result", type(result).__name__, "an LRRangeTestResult from lr_range_test")
@@ -138,6 +145,8 @@ def plot_heatmap(
     """A grid of ``values[row, col]`` as coloured cells, each annotated with its value (format ``fmt``).
 
     NaN cells are grey and read ``nan_label`` (e.g. ``"diverged"``). Rows run top to bottom.
+
+    Taught in: notebooks/06_hyperparameters_lr_finder.ipynb.
     """
     grid = np.asarray(values, dtype=float)
     if grid.ndim != 2 or grid.size == 0:
@@ -153,7 +162,7 @@ def plot_heatmap(
         if math.isnan(value):
             ax.text(col, row, nan_label, ha="center", va="center", color="black", fontsize=10)
         else:
-            shade = image.norm(value)
+            shade = np.asarray(image.norm(value)).item()
             ax.text(col, row, format(value, fmt), ha="center", va="center", fontsize=11,
                     color="black" if shade > 0.5 else "white")
     ax.set_xticks(range(grid.shape[1]), [str(c) for c in col_labels])

@@ -33,6 +33,8 @@ def plot_effective_steps(
 
     ``vmin``/``vmax`` fix the colour range, so that several panels (one per optimizer) compare; ``label``
     names the colour bar.
+
+    Taught in: notebooks/05_adaptive_methods.ipynb.
     """
     if not history:
         raise invalid("history", history, "a non-empty dict {tensor name: effective steps over time}")

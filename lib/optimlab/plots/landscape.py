@@ -52,6 +52,8 @@ def plot_landscape(
 
     A trajectory's colour is ``colors[label]`` if given, else ``optimizer_color(label)``. Points that
     left the window (divergence) are clipped by the axes, which stay on ``fn.bounds``.
+
+    Taught in: notebooks/04_sgd_momentum_nesterov.ipynb.
     """
     check_int("levels", levels, low=2)
     check_int("resolution", resolution, low=10)
@@ -97,6 +99,8 @@ def plot_weights_of_ema(
     torch's buffer bₜ = β bₜ₋₁ + gₜ is the sum Σₖ βᵏ gₜ₋ₖ: an exponentially weighted average of past
     gradients (times 1/(1 − β), the weights' total). About 1 − 1/e ≈ 63% of that total falls on the last
     1/(1 − β) gradients, hence "averages over the last ~1/(1 − β) steps".
+
+    Taught in: notebooks/04_sgd_momentum_nesterov.ipynb.
     """
     betas = [beta] if isinstance(beta, (int, float)) else list(beta)
     if not betas:

@@ -1,6 +1,6 @@
 """Make the course's pretrained backbone: ``python -m optimlab.tools.pretrain [--seed 0] [--out data/letters_cnn.pt]``.
 
-Trains :class:`optimlab.pretrained.LetterNet` on synthetic letters (:mod:`optimlab.data.letters`) with
+Trains :class:`optimlab.models.LetterNet` on synthetic letters (:mod:`optimlab.data.letters`) with
 AdamW and a one-cycle schedule, then writes two files:
 
 - the weights: a ``state_dict`` saved with ``torch.save`` (``--out``);
@@ -37,17 +37,11 @@ import torch
 from torch import nn
 
 from optimlab.data.letters import NUM_CLASSES, letter_fonts, make_letters
+from optimlab.models import LetterNet, letter_net
 from optimlab.optim import AdamW
-from optimlab.pretrained import (
-    DEFAULT_WEIGHTS,
-    LetterNet,
-    letter_net,
-    provenance_path,
-    sha256,
-    source_accuracy,
-    weights_sha256,
-)
+from optimlab.pretrained import default_weights, provenance_path, sha256, weights_sha256
 from optimlab.train import Batches, fit
+from optimlab.transfer import source_accuracy
 from optimlab.validation import check_choice, check_int
 
 # One thread: the thread count can change the order of float reductions (hence the bits), and on a busy
@@ -64,7 +58,10 @@ RECIPE: dict[str, Any] = {
 
 @contextlib.contextmanager
 def reproducible(threads: int = THREADS) -> Iterator[None]:
-    """Fixed thread count and deterministic kernels inside the block; the caller's settings afterwards."""
+    """Fixed thread count and deterministic kernels inside the block; the caller's settings afterwards.
+
+    Taught in: notebooks/11_transfer_learning.ipynb.
+    """
     old_threads, old_deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
@@ -79,6 +76,8 @@ def train_letter_net(seed: int, **recipe: Any) -> tuple[LetterNet, dict[str, Any
     """Train a :class:`LetterNet` on ``make_letters(n_per_class, seed)``; return it (eval mode) and a summary.
 
     ``recipe`` overrides entries of ``RECIPE`` (the shipped run's), e.g. a tiny run for a test.
+
+    Taught in: notebooks/11_transfer_learning.ipynb.
     """
     check_int("seed", seed, low=0)
     for key in recipe:
@@ -106,14 +105,17 @@ def train_letter_net(seed: int, **recipe: Any) -> tuple[LetterNet, dict[str, Any
 
 
 def save(model: LetterNet, summary: dict[str, Any], out: Path, seed: int, command: str) -> dict[str, Any]:
-    """Write the weights and the provenance JSON beside them; return the provenance."""
+    """Write the weights and the provenance JSON beside them; return the provenance.
+
+    Taught in: notebooks/11_transfer_learning.ipynb.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out)
     provenance = {
         "file": out.name,
         "sha256": sha256(out),
         "weights_sha256": weights_sha256(model.state_dict()),
-        "what": "LetterNet (optimlab.pretrained) trained on the 52 synthetic letters of optimlab.data.letters",
+        "what": "LetterNet (optimlab.models) trained on the 52 synthetic letters of optimlab.data.letters",
         "command": command,
         "seed": seed,
         "source_accuracy": round(summary["source_accuracy"], 4),
@@ -136,15 +138,21 @@ def save(model: LetterNet, summary: dict[str, Any], out: Path, seed: int, comman
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: train with ``--seed``, write ``--out`` and its provenance; returns the exit status.
+
+    Taught in: notebooks/11_transfer_learning.ipynb.
+    """
     parser = argparse.ArgumentParser(prog="python -m optimlab.tools.pretrain", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="one seed for the data, the init and the batch order")
-    parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="where to write the weights (.pt)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write the weights (.pt); default: the repository's data/letters_cnn.pt")
     args = parser.parse_args(argv)
+    out = default_weights() if args.out is None else args.out
     command = "python -m optimlab.tools.pretrain " + " ".join(sys.argv[1:] if argv is None else argv)
     model, summary = train_letter_net(args.seed)
-    provenance = save(model, summary, args.out, args.seed, command.strip())
+    provenance = save(model, summary, out, args.seed, command.strip())
     print(f"source accuracy {provenance['source_accuracy']:.4f} on held-out letters, {provenance['seconds']} s; "
-          f"wrote {args.out} (sha256 {provenance['sha256']}) and {provenance_path(args.out).name}")
+          f"wrote {out} (sha256 {provenance['sha256']}) and {provenance_path(out).name}")
     return 0
 
 
