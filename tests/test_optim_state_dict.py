@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from optim_harness import assert_same_params, make_params, run
-from test_optim_parity import CASES, second_group
+from optim_harness import CASES, assert_same_params, make_params, run, second_group
 
 # One rich case per optimizer (the last option combination: usually every flag on).
 NAMES = list(CASES)

@@ -37,16 +37,19 @@ Taught in: notebooks/05_adaptive_methods.ipynb.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from optimlab.optim.radam import RECTIFICATION_THRESHOLD, sma_length
 from optimlab.validation import check_choice, invalid
 
 ALGORITHMS = ("adagrad", "adam", "adamax", "adamw", "nadam", "radam", "rmsprop", "sgd")
-STATISTICS = {"median": torch.median, "mean": torch.mean, "min": torch.min, "max": torch.max}
+STATISTICS: dict[str, Callable[[Tensor], Tensor]] = {
+    "median": torch.median, "mean": torch.mean, "min": torch.min, "max": torch.max,
+}
 
 
 def algorithm_of(optimizer: torch.optim.Optimizer) -> str:
@@ -94,9 +97,8 @@ def effective_step(
 
 def _radam_factor(v: Tensor, t: float, beta2: float, eps: float) -> Tensor:
     """RAdam's multiplier of γ: the rectified adaptive factor, or 1 while the variance is untrustworthy."""
-    rho_inf = 2 / (1 - beta2) - 1  # ρ∞ = 2/(1 − β₂) − 1
-    rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)  # ρₜ = ρ∞ − 2t β₂ᵗ / (1 − β₂ᵗ)
-    if rho_t <= 5:
+    rho_t, rho_inf = sma_length(t, beta2)  # RAdam's own ρₜ and ρ∞
+    if rho_t <= RECTIFICATION_THRESHOLD:
         return torch.ones_like(v)  # the first steps are SGD with momentum on m̂ₜ
     rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
     return rect * math.sqrt(1 - beta2**t) / (v.sqrt() + eps)  # rₜ √(1 − β₂ᵗ) / (√vₜ + ε), as torch

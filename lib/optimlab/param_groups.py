@@ -5,7 +5,8 @@ Every helper here is a pure function that returns torch's list of dicts, ready f
     [{"params": [...], "lr": 1e-4, "name": "backbone"}, {"params": [...], "lr": 1e-2, "name": "head"}]
 
 The ``name`` key is ours: torch keeps extra keys in a group untouched, and it makes plots and reports
-readable. Every helper checks that each trainable parameter lands in exactly one group.
+readable. Every helper checks that each trainable parameter lands in exactly one group, and checks the
+hyperparameters it writes with the rules every optimizer shares (``lr=-1.0`` fails here, not mid-training).
 
 Taught in: notebooks/07_parameter_groups.ipynb (also used in 10 and 11).
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from optimlab.optim.base import check_common_hyperparameters
 from optimlab.validation import check_int, check_non_negative, check_positive, invalid
 
 
@@ -28,6 +30,7 @@ def decay_groups(model: nn.Module, weight_decay: float, **hyperparameters: Any) 
     a bias or a norm's scale toward zero regularises nothing useful and can hurt.
     """
     check_non_negative("weight_decay", weight_decay)
+    check_common_hyperparameters(hyperparameters)
     trainable = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in trainable if p.ndim >= 2]
     no_decay = [p for p in trainable if p.ndim < 2]
@@ -59,6 +62,7 @@ def layerwise_groups(
     ``layers`` is a list of modules or a dict ``name -> module``; layers without trainable parameters
     (ReLU, pooling) are skipped before the rates are spread.
     """
+    check_common_hyperparameters(hyperparameters)
     named = layers.items() if isinstance(layers, dict) else ((str(i), m) for i, m in enumerate(layers))
     with_params = [(name, _trainable(module)) for name, module in named]
     with_params = [(name, params) for name, params in with_params if params]
@@ -107,3 +111,25 @@ def _check_disjoint(groups: Sequence[dict[str, Any]]) -> None:
 
 def _trainable(module: nn.Module) -> list[Tensor]:
     return [p for p in module.parameters() if p.requires_grad]
+
+
+def backbone_head_groups(model: nn.Module, backbone_lr: float, head_lr: float, **extra: Any) -> list[dict[str, Any]]:
+    """Two groups: ``model.features`` (the backbone) at ``backbone_lr``, ``model.classifier`` (the head) at ``head_lr``.
+
+    ``extra`` (momentum, weight_decay, ...) goes into both groups. Every parameter of the model lands
+    in exactly one group, frozen ones included (a parameter without a gradient is skipped by the step);
+    a model with parameters outside ``features`` and ``classifier`` is refused rather than half-trained.
+
+    Taught in: notebooks/11_transfer_learning.ipynb.
+    """
+    check_non_negative("backbone_lr", backbone_lr)
+    check_non_negative("head_lr", head_lr)
+    check_common_hyperparameters(extra)
+    groups = [
+        {"params": list(model.features.parameters()), "lr": backbone_lr, "name": "backbone", **extra},
+        {"params": list(model.classifier.parameters()), "lr": head_lr, "name": "head", **extra},
+    ]
+    grouped = {id(p) for group in groups for p in group["params"]}
+    if len(grouped) != sum(len(group["params"]) for group in groups) or grouped != {id(p) for p in model.parameters()}:
+        raise invalid("model", type(model).__name__, "a model whose parameters all sit in .features or .classifier")
+    return groups

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from numbers import Real
 from typing import Any
 
+import torch
+
 
 def invalid(name: str, value: Any, allowed: str) -> ValueError:
     """Build the course's standard error for argument ``name``."""
@@ -57,6 +59,32 @@ def check_fraction(name: str, value: Any) -> float:
     return check_number(name, value, low=0.0, high=1.0, high_inclusive=False)
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """Check that ``value`` is ``True`` or ``False`` (not a string, not a number) and return it.
+
+    ``maximize="False"`` would read as true in an ``if``; refusing it is the only safe answer.
+    """
+    if not isinstance(value, bool):
+        raise invalid(name, value, "True or False (a bool)")
+    return value
+
+
+def check_learning_rate(name: str, value: Any) -> float | torch.Tensor:
+    """A learning rate: a finite number >= 0, or a one-element tensor holding one (as torch accepts).
+
+    A tensor is returned as a 0-dim tensor (torch's ``_to_scalar``), so a compiled step reads a new value
+    without recompiling; it stays a tensor in the param group.
+    """
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.is_complex() or not value.is_floating_point():
+            raise invalid(name, value, "a number >= 0 or a one-element floating-point tensor holding one")
+        number = float(value.detach())
+        if not math.isfinite(number) or number < 0:
+            raise invalid(name, value, "a number >= 0 (a tensor is allowed: it must hold a finite number >= 0)")
+        return value.reshape(())
+    return check_non_negative(name, value)
+
+
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
     """Check that ``value`` is an integer (not a bool) within [low, high] and return it."""
     if not isinstance(value, int) or isinstance(value, bool):
@@ -85,13 +113,19 @@ def check_choices(name: str, values: Any, choices: Iterable[Any]) -> list[Any]:
     return list(values)
 
 
-def check_betas(name: str, betas: Any) -> tuple[float, float]:
-    """Two decay rates, each in [0, 1)."""
+def check_betas(name: str, betas: Any, *, tensors: bool = False) -> tuple[Any, Any]:
+    """Two decay rates, each in [0, 1); with ``tensors=True`` both may be one-element tensors (as Adam's may)."""
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise invalid(name, betas, "a pair (beta1, beta2), each in [0, 1)")
-    for index, beta in enumerate(betas):
+    if tensors and any(isinstance(beta, torch.Tensor) for beta in betas):
+        if not all(isinstance(beta, torch.Tensor) and beta.numel() == 1 for beta in betas):
+            raise invalid(name, betas, "two numbers or two one-element tensors (not a mix), each in [0, 1)")
+        values = [float(beta.detach()) for beta in betas]
+    else:
+        values = list(betas)
+    for index, beta in enumerate(values):
         if not _is_real(beta) or not 0.0 <= beta < 1.0:
-            raise invalid(f"{name}[{index}]", beta, "a number in [0, 1)")
+            raise invalid(f"{name}[{index}]", betas[index], "a number in [0, 1)")
     return tuple(betas)
 
 

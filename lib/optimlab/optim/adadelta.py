@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimlab.optim.base import Optimizer, new_step_counter
+from optimlab.optim.base import Optimizer, apply_weight_decay, count_step, new_step_counter
 from optimlab.validation import check_non_negative, check_number
 
 
@@ -28,7 +28,7 @@ def adadelta_update(
     grad: Tensor,
     state: dict[str, Any],
     *,
-    lr: float = 1.0,
+    lr: float | Tensor = 1.0,
     rho: float = 0.9,
     eps: float = 1e-6,
     weight_decay: float = 0.0,
@@ -36,16 +36,15 @@ def adadelta_update(
     """One Adadelta step on ``param`` in place; an empty ``state`` is initialised on the first call."""
     if not state:
         state.update(adadelta_init(param))
-    state["step"] += 1
-    if weight_decay != 0:
-        grad = grad.add(param, alpha=weight_decay)  # g ← g + λθ
+    count_step(state)  # t ← t + 1 (kept for torch's checkpoints; the update does not read it)
+    grad = apply_weight_decay(param, grad, lr=lr, weight_decay=weight_decay, decoupled=False)  # g ← g + λθ
     square_avg, acc_delta = state["square_avg"], state["acc_delta"]
     square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)  # E[g²]ₜ = ρ E[g²]ₜ₋₁ + (1 − ρ) gₜ²
     rms_grad = square_avg.add(eps).sqrt_()  # RMS[g]ₜ = √(E[g²]ₜ + ε)
     rms_delta = acc_delta.add(eps).sqrt_()  # RMS[Δ]ₜ₋₁ = √(E[Δ²]ₜ₋₁ + ε)
     delta = rms_delta.div_(rms_grad).mul_(grad)  # Δₜ = RMS[Δ]ₜ₋₁ / RMS[g]ₜ · gₜ
     acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)  # E[Δ²]ₜ = ρ E[Δ²]ₜ₋₁ + (1 − ρ) Δₜ²
-    param.add_(delta, alpha=-lr)  # θₜ = θₜ₋₁ − γ Δₜ
+    param.sub_(lr * delta)  # θₜ = θₜ₋₁ − γ Δₜ
 
 
 class Adadelta(Optimizer):
@@ -70,6 +69,7 @@ class Adadelta(Optimizer):
     ("ADADELTA: An Adaptive Learning Rate Method", 2012, Algorithm 1) has none. Because
     E[Δ²] starts at zero, the first steps have size about √ε / RMS[g], which is why ε matters far
     more here than in Adam. ``maximize=True`` ascends.
+    ``lr`` may be a 0-dim tensor; a complex parameter is optimized as its real and imaginary parts.
 
     Differences from the paper: torch multiplies the step by ``lr`` (default 1.0, which is the paper);
     E[Δ²] accumulates the step *before* that scaling, so ``lr`` does not feed back into later steps.
@@ -78,25 +78,22 @@ class Adadelta(Optimizer):
     State keys: ``step`` (float32 scalar tensor), ``square_avg`` (E[g²]), ``acc_delta`` (E[Δ²]).
     """
 
+    rules = {**Optimizer.rules, "rho": lambda n, v: check_number(n, v, low=0.0, high=1.0), "eps": check_non_negative}
+    state_keys = frozenset({"step", "square_avg", "acc_delta"})
+
     def __init__(
         self,
         params: Any,
-        lr: float = 1.0,
+        lr: float | Tensor = 1.0,
         rho: float = 0.9,
         eps: float = 1e-6,
         weight_decay: float = 0.0,
         *,
         maximize: bool = False,
+        **implementation: Any,
     ) -> None:
-        check_non_negative("lr", lr)
-        check_number("rho", rho, low=0.0, high=1.0)
-        check_non_negative("eps", eps)
-        check_non_negative("weight_decay", weight_decay)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults)
-
-    def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return adadelta_init(param)
+        super().__init__(params, defaults, **implementation)
 
     def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         adadelta_update(

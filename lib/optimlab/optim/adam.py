@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimlab.optim.base import Optimizer, apply_weight_decay, new_step_counter
-from optimlab.validation import check_betas, check_non_negative
+from optimlab.optim.base import Optimizer, apply_weight_decay, count_step, new_step_counter
+from optimlab.validation import check_betas, check_non_negative, invalid
 
 
 def adam_init(param: Tensor, *, amsgrad: bool = False) -> dict[str, Any]:
@@ -31,8 +31,8 @@ def adam_update(
     grad: Tensor,
     state: dict[str, Any],
     *,
-    lr: float = 1e-3,
-    betas: tuple[float, float] = (0.9, 0.999),
+    lr: float | Tensor = 1e-3,
+    betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 0.0,
     amsgrad: bool = False,
@@ -42,8 +42,7 @@ def adam_update(
     if not state:
         state.update(adam_init(param, amsgrad=amsgrad))
     beta1, beta2 = betas
-    state["step"] += 1
-    t = state["step"].item()
+    t = count_step(state)
     grad = apply_weight_decay(param, grad, lr=lr, weight_decay=weight_decay, decoupled=decoupled_weight_decay)
     m, v = state["exp_avg"], state["exp_avg_sq"]
     m.lerp_(grad, 1 - beta1)  # mₜ = β₁ mₜ₋₁ + (1 − β₁) gₜ
@@ -51,9 +50,9 @@ def adam_update(
     if amsgrad:
         v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])  # v̂ₘₐₓ = max(v̂ₘₐₓ, vₜ)
     bias_correction1 = 1 - beta1**t  # m̂ₜ = mₜ / (1 − β₁ᵗ)
-    bias_correction2_sqrt = (1 - beta2**t) ** 0.5  # v̂ₜ = vₜ / (1 − β₂ᵗ)
+    bias_correction2_sqrt = (1 - beta2**t).sqrt()  # v̂ₜ = vₜ / (1 − β₂ᵗ)
     denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)  # √v̂ₜ + ε
-    param.addcdiv_(m, denom, value=-lr / bias_correction1)  # θₜ = θₜ₋₁ − γ m̂ₜ / (√v̂ₜ + ε)
+    param.sub_(lr / bias_correction1 * m / denom)  # θₜ = θₜ₋₁ − γ m̂ₜ / (√v̂ₜ + ε)
 
 
 class Adam(Optimizer):
@@ -76,7 +75,8 @@ class Adam(Optimizer):
     ``amsgrad=True`` (Reddi et al., 2018) divides by the running maximum of v instead of v.
     ``decoupled_weight_decay=True`` shrinks θ by γλ before the update, which is AdamW
     (Loshchilov & Hutter, 2019); otherwise λθ is added to the gradient and so is rescaled by the
-    adaptive denominator (Adam + L2). ``maximize=True`` ascends.
+    adaptive denominator (Adam + L2). ``maximize=True`` ascends. ``lr`` and ``betas`` may be 0-dim
+    tensors, as in torch; a complex parameter is optimized as its real and imaginary parts.
 
     Differences from the paper: ε is added *after* bias-correcting √v (the paper's Algorithm 1 adds it
     to √v̂ too, but its efficient form, section 2, puts ε outside the correction); AMSGrad keeps the
@@ -86,30 +86,29 @@ class Adam(Optimizer):
     State keys: ``step`` (float32 scalar tensor), ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``.
     """
 
+    rules = {**Optimizer.rules, "eps": check_non_negative, "betas": lambda n, v: check_betas(n, v, tensors=True)}
+    state_keys = frozenset({"step", "exp_avg", "exp_avg_sq"})
+
     def __init__(
         self,
         params: Any,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
         *,
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
+        **implementation: Any,
     ) -> None:
-        check_non_negative("lr", lr)
-        check_betas("betas", betas)
-        check_non_negative("eps", eps)
-        check_non_negative("weight_decay", weight_decay)
+        check_betas("betas", betas, tensors=True)
+        betas = tuple(b.reshape(()) if isinstance(b, Tensor) else b for b in betas)  # type: ignore[assignment]
         defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
             maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
         )
-        super().__init__(params, defaults)
-
-    def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return adam_init(param, amsgrad=group["amsgrad"])
+        super().__init__(params, defaults, **implementation)
 
     def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         adam_update(
@@ -117,6 +116,13 @@ class Adam(Optimizer):
             weight_decay=group["weight_decay"], amsgrad=group["amsgrad"],
             decoupled_weight_decay=group["decoupled_weight_decay"],
         )
+
+
+def _check_true(name: str, value: Any) -> bool:
+    """AdamW is Adam with decoupled decay: a group (or a loaded Adam checkpoint) that switches it off is refused."""
+    if value is not True:
+        raise invalid(name, value, "True in AdamW (use Adam for L2 weight decay)")
+    return value
 
 
 class AdamW(Adam):
@@ -128,18 +134,21 @@ class AdamW(Adam):
     Taught in: notebooks/05_adaptive_methods.ipynb.
     """
 
+    rules = {**Adam.rules, "decoupled_weight_decay": lambda name, value: _check_true(name, value)}
+
     def __init__(
         self,
         params: Any,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        **implementation: Any,
     ) -> None:
         super().__init__(
             params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-            maximize=maximize, decoupled_weight_decay=True,
+            maximize=maximize, decoupled_weight_decay=True, **implementation,
         )

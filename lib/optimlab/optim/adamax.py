@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimlab.optim.base import Optimizer, new_step_counter
+from optimlab.optim.base import Optimizer, apply_weight_decay, count_step, new_step_counter
 from optimlab.validation import check_betas, check_non_negative
 
 
@@ -28,7 +28,7 @@ def adamax_update(
     grad: Tensor,
     state: dict[str, Any],
     *,
-    lr: float = 2e-3,
+    lr: float | Tensor = 2e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 0.0,
@@ -37,14 +37,12 @@ def adamax_update(
     if not state:
         state.update(adamax_init(param))
     beta1, beta2 = betas
-    state["step"] += 1
-    t = state["step"].item()
-    if weight_decay != 0:
-        grad = grad.add(param, alpha=weight_decay)  # g ← g + λθ
+    t = count_step(state)
+    grad = apply_weight_decay(param, grad, lr=lr, weight_decay=weight_decay, decoupled=False)  # g ← g + λθ
     m, u = state["exp_avg"], state["exp_inf"]
     m.lerp_(grad, 1 - beta1)  # mₜ = β₁ mₜ₋₁ + (1 − β₁) gₜ
     torch.maximum(u.mul_(beta2), grad.abs().add_(eps), out=u)  # uₜ = max(β₂ uₜ₋₁, |gₜ| + ε)
-    param.addcdiv_(m, u, value=-lr / (1 - beta1**t))  # θₜ = θₜ₋₁ − γ / (1 − β₁ᵗ) · mₜ / uₜ
+    param.sub_(lr / (1 - beta1**t) * m / u)  # θₜ = θₜ₋₁ − γ / (1 − β₁ᵗ) · mₜ / uₜ
 
 
 class Adamax(Optimizer):
@@ -67,6 +65,7 @@ class Adamax(Optimizer):
     Adam's vₜ is an average of |g|²; letting the exponent 2 grow to ∞ turns the average into a
     decaying maximum uₜ, which needs no bias correction (it does not start biased towards zero
     the way an average does). ``maximize=True`` ascends.
+    ``lr`` may be a 0-dim tensor; a complex parameter is optimized as its real and imaginary parts.
 
     Differences from the paper ("Adam: A Method for Stochastic Optimization", ICLR 2015,
     Algorithm 2): the paper has no ε, uₜ = max(β₂ uₜ₋₁, |gₜ|); torch adds ε to |gₜ| *inside* the
@@ -76,25 +75,23 @@ class Adamax(Optimizer):
     State keys: ``step`` (float32 scalar tensor), ``exp_avg``, ``exp_inf``.
     """
 
+    rules = {**Optimizer.rules, "eps": check_non_negative}
+    state_keys = frozenset({"step", "exp_avg", "exp_inf"})
+
     def __init__(
         self,
         params: Any,
-        lr: float = 2e-3,
+        lr: float | Tensor = 2e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         *,
         maximize: bool = False,
+        **implementation: Any,
     ) -> None:
-        check_non_negative("lr", lr)
         check_betas("betas", betas)
-        check_non_negative("eps", eps)
-        check_non_negative("weight_decay", weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults)
-
-    def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return adamax_init(param)
+        super().__init__(params, defaults, **implementation)
 
     def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         adamax_update(

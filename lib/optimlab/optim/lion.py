@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimlab.optim.base import Optimizer
-from optimlab.validation import check_betas, check_non_negative
+from optimlab.optim.base import Optimizer, apply_weight_decay
+from optimlab.validation import check_betas
 
 
 def lion_init(param: Tensor) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def lion_update(
     grad: Tensor,
     state: dict[str, Any],
     *,
-    lr: float = 1e-4,
+    lr: float | Tensor = 1e-4,
     betas: tuple[float, float] = (0.9, 0.99),
     weight_decay: float = 0.0,
 ) -> None:
@@ -35,10 +35,9 @@ def lion_update(
         state.update(lion_init(param))
     beta1, beta2 = betas
     m = state["exp_avg"]
-    if weight_decay != 0:
-        param.mul_(1 - lr * weight_decay)  # θ ← θ(1 − γλ)   (decoupled, as in AdamW)
+    apply_weight_decay(param, grad, lr=lr, weight_decay=weight_decay, decoupled=True)  # θ ← θ(1 − γλ), as AdamW
     direction = m.lerp(grad, 1 - beta1).sign_()  # sign(cₜ),  cₜ = β₁ mₜ₋₁ + (1 − β₁) gₜ
-    param.add_(direction, alpha=-lr)  # θₜ = θₜ₋₁ − γ sign(cₜ)
+    param.sub_(lr * direction)  # θₜ = θₜ₋₁ − γ sign(cₜ)
     m.lerp_(grad, 1 - beta2)  # mₜ = β₂ mₜ₋₁ + (1 − β₂) gₜ
 
 
@@ -63,7 +62,8 @@ class Lion(Optimizer):
     gradient's scale: the update has a larger norm than Adam's, hence the paper's advice of a
     learning rate 3-10x smaller than AdamW's and a weight decay 3-10x larger. Two betas separate
     how much the momentum counts *now* (β₁) from how long it remembers (β₂ > β₁). It keeps a single
-    state tensor, half of Adam's memory. ``maximize=True`` ascends.
+    state tensor, half of Adam's memory. ``maximize=True`` ascends. ``lr`` may be a 0-dim tensor. A complex
+    parameter is optimized as its real and imaginary parts, as torch does for its optimizers (torch has no Lion).
 
     Paper: "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023, Algorithm 2 (Lion), found
     by program search. Differences from the paper: none in the update. The paper's schedule ηₜ is
@@ -73,23 +73,21 @@ class Lion(Optimizer):
     State key: ``exp_avg`` (the momentum m; the name matches Adam's first moment).
     """
 
+    state_keys = frozenset({"exp_avg"})
+
     def __init__(
         self,
         params: Any,
-        lr: float = 1e-4,
+        lr: float | Tensor = 1e-4,
         betas: tuple[float, float] = (0.9, 0.99),
         weight_decay: float = 0.0,
         *,
         maximize: bool = False,
+        **implementation: Any,
     ) -> None:
-        check_non_negative("lr", lr)
         check_betas("betas", betas)
-        check_non_negative("weight_decay", weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults)
-
-    def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return lion_init(param)
+        super().__init__(params, defaults, **implementation)
 
     def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         lion_update(param, grad, state, lr=group["lr"], betas=group["betas"], weight_decay=group["weight_decay"])

@@ -55,8 +55,7 @@ class Lookahead(torch.optim.Optimizer):
     def __init__(self, optimizer: torch.optim.Optimizer, k: int = 5, alpha: float = 0.5) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise invalid("optimizer", optimizer, "a torch.optim.Optimizer (ours or torch's)")
-        check_int("k", k, low=1)
-        check_number("alpha", alpha, low=0.0, high=1.0, low_inclusive=False)
+        self._check(k, alpha)
         self.optimizer = optimizer
         self.k, self.alpha = k, alpha
         self.fast_steps = 0  # inner steps taken so far; a synchronisation follows every k-th
@@ -64,13 +63,20 @@ class Lookahead(torch.optim.Optimizer):
         super().__init__(optimizer.param_groups, optimizer.defaults)
         self.param_groups = optimizer.param_groups  # the very same list, so add_param_group reaches both
 
+    @staticmethod
+    def _check(k: Any, alpha: Any, fast_steps: Any = 0) -> None:
+        """The constructor's rules, applied to a loaded state_dict too."""
+        check_int("k", k, low=1)
+        check_number("alpha", alpha, low=0.0, high=1.0, low_inclusive=False)
+        check_int("fast_steps", fast_steps, low=0)
+
     def _params(self) -> list[Tensor]:
         return [param for group in self.param_groups for param in group["params"]]
 
-    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:  # type: ignore[override]
         """One fast step of the inner optimizer; every k-th, also the slow step. Returns the closure's loss."""
         self._remember_start()
-        loss = self.optimizer.step(closure)  # θₜ,ᵢ = θₜ,ᵢ₋₁ + A(L, θₜ,ᵢ₋₁, d)
+        loss = self.optimizer.step(closure)  # type: ignore[arg-type]  # θₜ,ᵢ = θₜ,ᵢ₋₁ + A(L, θₜ,ᵢ₋₁, d)
         self.fast_steps += 1
         if self.fast_steps % self.k == 0:
             self._synchronize()
@@ -100,7 +106,19 @@ class Lookahead(torch.optim.Optimizer):
             "fast_steps": self.fast_steps, "k": self.k, "alpha": self.alpha,
         }
 
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group to the inner optimizer (so its own checks apply); the groups list is shared."""
+        if self.param_groups is not self.optimizer.param_groups:  # inside torch's constructor, before sharing
+            super().add_param_group(param_group)
+        else:
+            self.optimizer.add_param_group(param_group)
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load :meth:`state_dict`'s output; ``k``, ``alpha`` and the counter are checked as the constructor does."""
+        keys = {"inner", "slow_params", "fast_steps", "k", "alpha"}
+        if not isinstance(state_dict, dict) or not keys <= set(state_dict):
+            raise invalid("state_dict", type(state_dict).__name__, f"a Lookahead state_dict with keys {sorted(keys)}")
+        self._check(state_dict["k"], state_dict["alpha"], state_dict["fast_steps"])
         self.optimizer.load_state_dict(state_dict["inner"])
         self.param_groups = self.optimizer.param_groups  # torch's load_state_dict builds a new list
         self.k, self.alpha, self.fast_steps = state_dict["k"], state_dict["alpha"], state_dict["fast_steps"]

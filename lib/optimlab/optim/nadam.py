@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimlab.optim.base import Optimizer, apply_weight_decay, new_step_counter
+from optimlab.optim.base import Optimizer, apply_weight_decay, count_step, new_step_counter
 from optimlab.validation import check_betas, check_non_negative
 
 
@@ -24,7 +24,7 @@ def nadam_init(param: Tensor) -> dict[str, Any]:
     }
 
 
-def momentum_schedule(t: float, beta1: float, momentum_decay: float) -> float:
+def momentum_schedule(t: Any, beta1: float, momentum_decay: float) -> Any:
     """Dozat's warming-up momentum μₜ = β₁ (1 − ½ · 0.96^(t ψ)): from β₁/2 at t = 0 towards β₁."""
     return beta1 * (1.0 - 0.5 * (0.96 ** (t * momentum_decay)))
 
@@ -34,7 +34,7 @@ def nadam_update(
     grad: Tensor,
     state: dict[str, Any],
     *,
-    lr: float = 2e-3,
+    lr: float | Tensor = 2e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 0.0,
@@ -45,21 +45,20 @@ def nadam_update(
     if not state:
         state.update(nadam_init(param))
     beta1, beta2 = betas
-    state["step"] += 1
-    t = state["step"].item()
+    t = count_step(state)
     grad = apply_weight_decay(param, grad, lr=lr, weight_decay=weight_decay, decoupled=decoupled_weight_decay)
     mu = momentum_schedule(t, beta1, momentum_decay)  # μₜ
     mu_next = momentum_schedule(t + 1, beta1, momentum_decay)  # μₜ₊₁
-    state["mu_product"] *= mu  # Πᵢ₌₁ᵗ μᵢ   (kept in float32, as torch does)
-    mu_product = state["mu_product"].item()
+    state["mu_product"] *= mu.to(state["mu_product"].dtype)  # Πᵢ₌₁ᵗ μᵢ   (kept in float32, as torch does)
+    mu_product = state["mu_product"].to(torch.float64)
     mu_product_next = mu_product * mu_next  # Πᵢ₌₁ᵗ⁺¹ μᵢ
     m, v = state["exp_avg"], state["exp_avg_sq"]
     m.lerp_(grad, 1 - beta1)  # mₜ = β₁ mₜ₋₁ + (1 − β₁) gₜ
     v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # vₜ = β₂ vₜ₋₁ + (1 − β₂) gₜ²
     denom = v.div(1 - beta2**t).sqrt().add_(eps)  # √v̂ₜ + ε,  v̂ₜ = vₜ / (1 − β₂ᵗ)
     # θₜ = θₜ₋₁ − γ [(1 − μₜ) gₜ / (1 − Πᵢ₌₁ᵗ μᵢ) + μₜ₊₁ mₜ / (1 − Πᵢ₌₁ᵗ⁺¹ μᵢ)] / (√v̂ₜ + ε), one term at a time:
-    param.addcdiv_(grad, denom, value=-lr * (1 - mu) / (1 - mu_product))  # the current gradient's share
-    param.addcdiv_(m, denom, value=-lr * mu_next / (1 - mu_product_next))  # the look-ahead momentum's share
+    param.sub_(lr * (1 - mu) / (1 - mu_product) * grad / denom)  # the current gradient's share
+    param.sub_(lr * mu_next / (1 - mu_product_next) * m / denom)  # the look-ahead momentum's share
 
 
 class NAdam(Optimizer):
@@ -88,6 +87,7 @@ class NAdam(Optimizer):
     products of the μᵢ play the role of Adam's bias correction 1 − β₁ᵗ.
     ``decoupled_weight_decay=True`` shrinks θ by γλ first (NAdamW); otherwise λθ is added to the
     gradient. ``maximize=True`` ascends.
+    ``lr`` may be a 0-dim tensor; a complex parameter is optimized as its real and imaginary parts.
 
     Differences from the paper ("Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop):
     torch, like Keras, averages the first moment with the *constant* β₁ and uses the schedule μₜ only
@@ -99,10 +99,13 @@ class NAdam(Optimizer):
     ``exp_avg_sq``.
     """
 
+    rules = {**Optimizer.rules, "eps": check_non_negative, "momentum_decay": check_non_negative}
+    state_keys = frozenset({"step", "mu_product", "exp_avg", "exp_avg_sq"})
+
     def __init__(
         self,
         params: Any,
-        lr: float = 2e-3,
+        lr: float | Tensor = 2e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
@@ -110,20 +113,22 @@ class NAdam(Optimizer):
         decoupled_weight_decay: bool = False,
         *,
         maximize: bool = False,
+        **implementation: Any,
     ) -> None:
-        check_non_negative("lr", lr)
         check_betas("betas", betas)
-        check_non_negative("eps", eps)
-        check_non_negative("weight_decay", weight_decay)
-        check_non_negative("momentum_decay", momentum_decay)
         defaults = dict(
             lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
             decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
         )
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **implementation)
 
-    def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return nadam_init(param)
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch's loader casts every state tensor to the parameter's dtype; ∏μ goes back to float32, so a
+        resumed run continues exactly like an uninterrupted one."""
+        super().load_state_dict(state_dict)
+        for state in self.state.values():
+            if "mu_product" in state:
+                state["mu_product"] = state["mu_product"].to(torch.float32)
 
     def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         nadam_update(

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimlab.optim.base import Optimizer, apply_weight_decay, new_step_counter
+from optimlab.optim.base import Optimizer, apply_weight_decay, count_step, new_step_counter
 from optimlab.validation import check_betas, check_non_negative
 
 # torch switches the adaptive step on when ρₜ > 5 (the authors' code: ρₜ ≥ 5); the paper's Algorithm 2: ρₜ > 4.
@@ -26,7 +26,7 @@ def radam_init(param: Tensor) -> dict[str, Any]:
     }
 
 
-def sma_length(t: float, beta2: float) -> tuple[float, float]:
+def sma_length(t: Any, beta2: float) -> tuple[Any, float]:
     """(ρₜ, ρ∞): the length of the simple moving average that vₜ approximates, now and in the limit."""
     rho_inf = 2 / (1 - beta2) - 1  # ρ∞ = 2 / (1 − β₂) − 1
     rho_t = rho_inf - 2 * t * (beta2**t) / (1 - beta2**t)  # ρₜ = ρ∞ − 2t β₂ᵗ / (1 − β₂ᵗ)
@@ -38,7 +38,7 @@ def radam_update(
     grad: Tensor,
     state: dict[str, Any],
     *,
-    lr: float = 1e-3,
+    lr: float | Tensor = 1e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 0.0,
@@ -48,8 +48,7 @@ def radam_update(
     if not state:
         state.update(radam_init(param))
     beta1, beta2 = betas
-    state["step"] += 1
-    t = state["step"].item()
+    t = count_step(state)
     grad = apply_weight_decay(param, grad, lr=lr, weight_decay=weight_decay, decoupled=decoupled_weight_decay)
     m, v = state["exp_avg"], state["exp_avg_sq"]
     m.lerp_(grad, 1 - beta1)  # mₜ = β₁ mₜ₋₁ + (1 − β₁) gₜ
@@ -61,9 +60,9 @@ def radam_update(
         adaptive = bias_correction2**0.5 / v.sqrt().add_(eps)  # lₜ = √(1 − β₂ᵗ) / (√vₜ + ε)
         # rₜ = √[(ρₜ − 4)(ρₜ − 2) ρ∞ / ((ρ∞ − 4)(ρ∞ − 2) ρₜ)]
         rectification = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-        param.add_(m_hat * lr * adaptive * rectification, alpha=-1.0)  # θₜ = θₜ₋₁ − γ m̂ₜ lₜ rₜ
+        param.sub_(m_hat * lr * adaptive * rectification)  # θₜ = θₜ₋₁ − γ m̂ₜ lₜ rₜ
     else:
-        param.add_(m_hat * lr, alpha=-1.0)  # θₜ = θₜ₋₁ − γ m̂ₜ   (too few samples: momentum SGD)
+        param.sub_(m_hat * lr)  # θₜ = θₜ₋₁ − γ m̂ₜ   (too few samples: momentum SGD)
 
 
 class RAdam(Optimizer):
@@ -94,6 +93,7 @@ class RAdam(Optimizer):
     Adam steps scaled by rₜ < 1, which rises to 1 as ρₜ → ρ∞: a warm-up built into the optimizer.
     With β₂ = 0.999 the first 5 steps are un-adapted. ``decoupled_weight_decay=True`` shrinks θ by
     γλ first (as AdamW does); otherwise λθ is added to the gradient. ``maximize=True`` ascends.
+    ``lr`` may be a 0-dim tensor; a complex parameter is optimized as its real and imaginary parts.
 
     Differences from the paper ("On the Variance of the Adaptive Learning Rate and Beyond", ICLR
     2020, Algorithm 2): the paper rectifies when ρₜ > 4, torch when ρₜ > 5; the paper has no ε
@@ -103,29 +103,27 @@ class RAdam(Optimizer):
     State keys: ``step`` (float32 scalar tensor), ``exp_avg``, ``exp_avg_sq``.
     """
 
+    rules = {**Optimizer.rules, "eps": check_non_negative}
+    state_keys = frozenset({"step", "exp_avg", "exp_avg_sq"})
+
     def __init__(
         self,
         params: Any,
-        lr: float = 1e-3,
+        lr: float | Tensor = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         decoupled_weight_decay: bool = False,
         *,
         maximize: bool = False,
+        **implementation: Any,
     ) -> None:
-        check_non_negative("lr", lr)
         check_betas("betas", betas)
-        check_non_negative("eps", eps)
-        check_non_negative("weight_decay", weight_decay)
         defaults = dict(
             lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
             decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
         )
-        super().__init__(params, defaults)
-
-    def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return radam_init(param)
+        super().__init__(params, defaults, **implementation)
 
     def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         radam_update(

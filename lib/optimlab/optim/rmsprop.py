@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimlab.optim.base import Optimizer, new_step_counter
+from optimlab.optim.base import Optimizer, apply_weight_decay, count_step, new_step_counter
 from optimlab.validation import check_non_negative, check_number
 
 
@@ -29,7 +29,7 @@ def rmsprop_update(
     grad: Tensor,
     state: dict[str, Any],
     *,
-    lr: float = 1e-2,
+    lr: float | Tensor = 1e-2,
     alpha: float = 0.99,
     eps: float = 1e-8,
     weight_decay: float = 0.0,
@@ -39,9 +39,8 @@ def rmsprop_update(
     """One RMSprop step on ``param`` in place; an empty ``state`` is initialised on the first call."""
     if not state:
         state.update(rmsprop_init(param, momentum=momentum, centered=centered))
-    state["step"] += 1
-    if weight_decay != 0:
-        grad = grad.add(param, alpha=weight_decay)  # g ← g + λθ
+    count_step(state)  # t ← t + 1 (kept for torch's checkpoints; the update does not read it)
+    grad = apply_weight_decay(param, grad, lr=lr, weight_decay=weight_decay, decoupled=False)  # g ← g + λθ
     square_avg = state["square_avg"]
     square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)  # vₜ = α vₜ₋₁ + (1 − α) gₜ²
     if centered:
@@ -54,9 +53,9 @@ def rmsprop_update(
     if momentum > 0:
         buf = state["momentum_buffer"]
         buf.mul_(momentum).addcdiv_(grad, rms)  # bₜ = μ bₜ₋₁ + gₜ / (√vₜ + ε)
-        param.add_(buf, alpha=-lr)  # θₜ = θₜ₋₁ − γ bₜ
+        param.sub_(lr * buf)  # θₜ = θₜ₋₁ − γ bₜ
     else:
-        param.addcdiv_(grad, rms, value=-lr)  # θₜ = θₜ₋₁ − γ gₜ / (√vₜ + ε)
+        param.sub_(lr * grad / rms)  # θₜ = θₜ₋₁ − γ gₜ / (√vₜ + ε)
 
 
 class RMSprop(Optimizer):
@@ -82,6 +81,7 @@ class RMSprop(Optimizer):
     ``centered=True`` divides by the running standard deviation √(v − ḡ²) instead of the root mean
     square (Graves, 2013, "Generating Sequences With Recurrent Neural Networks", eqs. 38-41).
     ``maximize=True`` ascends.
+    ``lr`` may be a 0-dim tensor; a complex parameter is optimized as its real and imaginary parts.
 
     Differences from the sources: RMSprop was never published as a paper; it comes from Tieleman and
     Hinton's Coursera lecture 6.5 (Neural Networks for Machine Learning), which has neither momentum
@@ -94,10 +94,13 @@ class RMSprop(Optimizer):
     momentum > 0), ``grad_avg`` (only when centered).
     """
 
+    rules = {**Optimizer.rules, "alpha": lambda n, v: check_number(n, v, low=0.0, high=1.0), "eps": check_non_negative}
+    state_keys = frozenset({"step", "square_avg"})
+
     def __init__(
         self,
         params: Any,
-        lr: float = 1e-2,
+        lr: float | Tensor = 1e-2,
         alpha: float = 0.99,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
@@ -105,20 +108,13 @@ class RMSprop(Optimizer):
         centered: bool = False,
         *,
         maximize: bool = False,
+        **implementation: Any,
     ) -> None:
-        check_non_negative("lr", lr)
-        check_number("alpha", alpha, low=0.0, high=1.0)
-        check_non_negative("eps", eps)
-        check_non_negative("weight_decay", weight_decay)
-        check_non_negative("momentum", momentum)
         defaults = dict(
             lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
             maximize=maximize,
         )
-        super().__init__(params, defaults)
-
-    def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return rmsprop_init(param, momentum=group["momentum"], centered=group["centered"])
+        super().__init__(params, defaults, **implementation)
 
     def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         rmsprop_update(

@@ -5,12 +5,13 @@ Taught in: notebooks/03_optimizer_anatomy.ipynb, notebooks/04_sgd_momentum_neste
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from torch import Tensor
 
-from optimlab.optim.base import Optimizer
-from optimlab.validation import check_non_negative, invalid
+from optimlab.optim.base import Optimizer, apply_weight_decay
+from optimlab.validation import invalid
 
 
 def sgd_update(
@@ -18,15 +19,17 @@ def sgd_update(
     grad: Tensor,
     state: dict[str, Any],
     *,
-    lr: float = 1e-3,
+    lr: float | Tensor = 1e-3,
     momentum: float = 0.0,
     dampening: float = 0.0,
     weight_decay: float = 0.0,
     nesterov: bool = False,
 ) -> None:
-    """One SGD step on ``param`` in place; ``state`` holds ``momentum_buffer`` once momentum is used."""
-    if weight_decay != 0:
-        grad = grad.add(param, alpha=weight_decay)  # g ← g + λθ
+    """One SGD step on ``param`` in place; ``state`` holds ``momentum_buffer`` once momentum is used.
+
+    ``grad`` may be sparse (``nn.Embedding(sparse=True)``), as torch allows; the buffer is then sparse too.
+    """
+    grad = apply_weight_decay(param, grad, lr=lr, weight_decay=weight_decay, decoupled=False)  # g ← g + λθ
     if momentum != 0:
         buf = state.get("momentum_buffer")
         if buf is None:
@@ -34,7 +37,9 @@ def sgd_update(
         else:
             buf.mul_(momentum).add_(grad, alpha=1 - dampening)  # bₜ = μ bₜ₋₁ + (1 − τ) gₜ
         grad = grad.add(buf, alpha=momentum) if nesterov else buf  # Nesterov: g + μ bₜ; heavy ball: bₜ
-    param.add_(grad, alpha=-lr)  # θₜ = θₜ₋₁ − γ g
+    # torch's own arithmetic, bit for bit (lr-finder and notebook checks compare exactly); a tensor γ is read as a
+    # number here, as torch's SGD reads it.
+    param.add_(grad, alpha=-lr)  # type: ignore[arg-type]  # θₜ = θₜ₋₁ − γ g
 
 
 class SGD(Optimizer):
@@ -54,7 +59,9 @@ class SGD(Optimizer):
     :math:`λ`     ``weight_decay``    L2 penalty added to the gradient
     ============  ==================  ========================================
 
-    ``nesterov=True`` uses Nesterov's look-ahead; ``maximize=True`` ascends.
+    ``nesterov=True`` uses Nesterov's look-ahead; ``maximize=True`` ascends. ``lr`` may be a 0-dim tensor;
+    gradients may be sparse (without weight decay, as in torch); a complex parameter is optimized as its
+    real and imaginary parts.
 
     Differences from the papers: Polyak (1964) and Sutskever et al. (2013) write the velocity as
     :math:`v_t = μ v_{t-1} - γ g_t` with the learning rate inside the buffer; torch keeps γ outside,
@@ -65,30 +72,32 @@ class SGD(Optimizer):
     State key: ``momentum_buffer`` (absent until the first step with momentum).
     """
 
+    supports_sparse_gradients = True
+
     def __init__(
         self,
         params: Any,
-        lr: float = 1e-3,
+        lr: float | Tensor = 1e-3,
         momentum: float = 0.0,
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        **implementation: Any,
     ) -> None:
-        check_non_negative("lr", lr)
-        check_non_negative("momentum", momentum)
-        check_non_negative("dampening", dampening)
-        check_non_negative("weight_decay", weight_decay)
-        if nesterov and momentum <= 0:
-            raise invalid("nesterov", nesterov, "False when momentum=0 (Nesterov needs momentum > 0)")
-        if nesterov and dampening != 0:
-            raise invalid("nesterov", nesterov, "False when dampening != 0 (Nesterov needs dampening=0)")
         defaults = dict(
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
             nesterov=nesterov, maximize=maximize,
         )
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **implementation)
+
+    def check_hyperparameters(self, values: Mapping[str, Any]) -> None:
+        super().check_hyperparameters(values)
+        if values.get("nesterov") and values.get("momentum", 0) <= 0:
+            raise invalid("nesterov", values["nesterov"], "False when momentum=0 (Nesterov needs momentum > 0)")
+        if values.get("nesterov") and values.get("dampening", 0) != 0:
+            raise invalid("nesterov", values["nesterov"], "False when dampening != 0 (Nesterov needs dampening=0)")
 
     def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         sgd_update(
