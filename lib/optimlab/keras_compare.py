@@ -147,7 +147,7 @@ def custom_loop(model: Any, optimizers: Sequence[tuple[Any, Sequence[Any]]], bat
         with torch.no_grad():
             for optimizer, variables in optimizers:  # update: each optimizer owns its variables and its rate
                 optimizer.apply([v.value.grad for v in variables], variables)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     return losses
 
 
