@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from optimlab.exercises import check_exercise
+from optimlab.exercises import check_exercise, check_prediction
 from optimlab.notebook import setup_notebook, show_results
 from optimlab.runtime import pick_device, seed_everything
 
@@ -80,3 +80,12 @@ def test_exercise_check_compares_numbers_with_tolerance():
     cases = [{"x": 2.0}]
     assert check_exercise(lambda x: x**2 + 1e-9, lambda x: x**2, cases, quiet=True)
     assert not check_exercise(lambda x: x**2 + 1e-3, lambda x: x**2, cases, quiet=True)
+
+
+def test_prediction_check_compares_within_tolerance_and_reports_a_missing_prediction():
+    assert check_prediction(95, 100, rtol=0.1, quiet=True)
+    wrong = check_prediction(80, 100, rtol=0.1, quiet=True)
+    assert not wrong and "80" in wrong.message and "100" in wrong.message
+    assert not check_prediction(None, 100, quiet=True) and "no prediction yet" in check_prediction(None, 1).message
+    assert check_prediction("adam", "adam", quiet=True) and not check_prediction("sgd", "adam", quiet=True)
+    assert not check_prediction(True, False, quiet=True) and check_prediction(3, 3, quiet=True)

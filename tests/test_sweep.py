@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from optimlab.tools.sweep import BOOKKEEPING, _failed_line, main, parse_value, read_results, run_sweep
+from optimlab.tools.sweep import BOOKKEEPING, _failed_line, main, parse_value, read_results, run_sweep, usable_jobs
 from optimlab.tools.sweep_plot import first_numeric_key, plot_sweep_summary
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "00_start_here.ipynb"
@@ -40,6 +40,8 @@ def test_values_parse_like_papermill(text, value):
     ({"grid": {"sed": [0]}}, r"grid=\['sed'\] is invalid: expected names from the notebook's parameters cell \(seed, "),
     ({"fixed": {"lr": 0.1}}, r"fixed=\['lr'\]"),
     ({"name": "a/b"}, "name='a/b'"),
+    ({"name": "run\x1b[2J"}, r"name='run\\x1b\[2J' is invalid: expected a plain folder name \(no '/', no control"),
+    ({"name": "two\nlines"}, r"name='two\\nlines'"),
 ])
 def test_bad_arguments_name_themselves_before_anything_runs(arguments, expected, tmp_path):
     call = {"notebook": NOTEBOOK, "grid": {"seed": [0]}, "out_dir": tmp_path / "sweeps", **arguments}
@@ -118,3 +120,11 @@ def test_a_bare_assert_is_reported_by_the_line_that_failed():
                  "\x1b[31mAssertionError\x1b[39m: "]
     assert _failed_line(traceback) == "assert x > 2"
     assert _failed_line(["no marker here"]) == ""
+
+
+def test_jobs_are_capped_at_the_machines_cpus_and_the_cap_is_said(monkeypatch, capsys):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert usable_jobs(1000, 50) == 2
+    assert "jobs=1000 is more than this machine's 2 CPUs: running 2 at a time" in capsys.readouterr().err
+    assert usable_jobs(2, 50) == 2 and usable_jobs(2, 1) == 1  # no more processes than runs, and silently so
+    assert capsys.readouterr().err == ""

@@ -12,7 +12,8 @@ failed run) and ``seconds``. A run that fails (bad parameter, divergence) is a r
 sweep. ``summary.png`` shows the first numeric results key against the first two swept parameters.
 
 Runs go to separate processes (``--jobs``), not threads: papermill changes the process's working
-directory while a notebook runs. A sweep never overwrites another: an existing NAME gets a suffix
+directory while a notebook runs; ``--jobs`` is capped at the machine's CPU count (and the sweep says
+so). A sweep never overwrites another: an existing NAME gets a suffix
 (``NAME-2``, ...). A name that is not in the notebook's ``parameters`` cell is refused before anything
 runs (papermill would only warn, and every run would be the same run).
 
@@ -27,6 +28,7 @@ import itertools
 import json
 import math
 import multiprocessing
+import os
 import re
 import sys
 import time
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a widget in a notebook, text in a terminal
 
 from optimlab.validation import check_int, invalid
 
@@ -71,11 +73,14 @@ def run_one(notebook: str, output: str, parameters: dict[str, Any]) -> dict[str,
     """Execute one run in this process; return status, error, seconds and results. Never raises."""
     import papermill  # imported in the worker process, which is where it runs
 
+    from optimlab.tools.run_notebooks import ipc_kernel
+
     start = time.perf_counter()
     error = ""
     try:
-        papermill.execute_notebook(notebook, output, parameters=parameters, kernel_name="python3",
-                                   cwd=str(Path(notebook).parent), progress_bar=False)
+        with ipc_kernel() as config:  # IPC sockets, not TCP: no port, no "unencrypted TCP" warning per run
+            papermill.execute_notebook(notebook, output, parameters=parameters, kernel_name="python3",
+                                       cwd=str(Path(notebook).parent), progress_bar=False, config=config)
     except papermill.PapermillExecutionError as failure:
         error = f"{failure.ename}: {failure.evalue or _failed_line(failure.traceback)}"
     except Exception as failure:  # a kernel that died, an unwritable output: still one row of the table
@@ -120,15 +125,33 @@ def _check(notebook: Path, grid: Any, fixed: dict, name: str | None, jobs: int) 
         raise invalid("grid", grid, "a non-empty dict mapping parameter names to non-empty lists of values")
     if both := sorted(set(grid) & set(fixed)):
         raise invalid("fixed", fixed, f"parameters that are not also swept in grid ({', '.join(both)})")
-    import papermill  # a misspelt name would only be warned about, and every run would be the same run
+    for argument, given in (("grid", grid), ("fixed", fixed)):
+        check_parameter_names(notebook, given, argument)
+    if name is not None and (not isinstance(name, str) or not name or Path(name).name != name
+                             or name.startswith(".") or not name.isprintable()):
+        raise invalid("name", name, "a plain folder name (no '/', no control characters, not empty)")
+    check_int("jobs", jobs, low=1)
+
+
+def check_parameter_names(notebook: str | Path, given: Any, argument: str = "parameters") -> None:
+    """Refuse names in ``given`` that the notebook's ``parameters`` cell does not define, before anything runs.
+
+    papermill itself only warns about an unknown name and runs the defaults: a misspelt ``-p epochz 1``
+    would look like a successful run of something else.
+    """
+    import papermill  # only the tools that run notebooks need it
 
     known = list(papermill.inspect_notebook(str(notebook)))
-    for argument, given in (("grid", grid), ("fixed", fixed)):
-        if unknown := [key for key in given if key not in known]:
-            raise invalid(argument, unknown, f"names from the notebook's parameters cell ({', '.join(known)})")
-    if name is not None and (not name or Path(name).name != name or name.startswith(".")):
-        raise invalid("name", name, "a plain folder name (no '/', not empty)")
-    check_int("jobs", jobs, low=1)
+    if unknown := [key for key in given if key not in known]:
+        raise invalid(argument, unknown, f"names from the notebook's parameters cell ({', '.join(known)})")
+
+
+def usable_jobs(jobs: int, runs: int) -> int:
+    """``jobs`` capped at the machine's CPU count and at the number of runs; says so when it caps for the CPUs."""
+    cpus = os.cpu_count() or 1
+    if jobs > cpus:
+        print(f"jobs={jobs} is more than this machine's {cpus} CPUs: running {cpus} at a time", file=sys.stderr)
+    return max(1, min(jobs, cpus, runs))
 
 
 def run_sweep(notebook: str | Path, grid: dict[str, list], *, fixed: dict[str, Any] | None = None,
@@ -140,8 +163,9 @@ def run_sweep(notebook: str | Path, grid: dict[str, list], *, fixed: dict[str, A
     """
     notebook, fixed = Path(notebook).resolve(), dict(fixed or {})
     _check(notebook, grid, fixed, name, jobs)
-    folder = _new_folder(Path(out_dir), name or f"{notebook.stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    jobs = usable_jobs(jobs, len(points))
+    folder = _new_folder(Path(out_dir), name or f"{notebook.stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     outputs = [folder / f"run-{i:03d}_{_slug(p)}.ipynb" for i, p in enumerate(points, 1)]
     (folder / "sweep.json").write_text(json.dumps({"notebook": str(notebook), "grid": grid, "fixed": fixed,
                                                    "jobs": jobs}, indent=1, default=str))
@@ -196,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a swept parameter and its values (repeat -p: the grid is the product)")
     parser.add_argument("--fixed", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a parameter with one value for every run (repeatable)")
-    parser.add_argument("--jobs", type=int, default=1, help="runs at the same time (default 1)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at the same time (default 1; at most the CPU count)")
     parser.add_argument("--name", help="folder name under --out-dir (default: notebook name + time)")
     parser.add_argument("--out-dir", default="build/sweeps", type=Path)
     parser.add_argument("--metric", help="results key that summary.png shows (default: the first numeric one)")
