@@ -202,4 +202,6 @@ NEEDS_OWN_HARNESS = {
     "lbfgs": "step(closure) re-evaluates the loss several times; tested in tests/test_optim_new_lbfgs.py",
     "sparse_adam": "takes sparse gradients only; tested in tests/test_optim_new_sparse_adam.py",
     "muon": "takes 2-D parameters only; tested in tests/test_optim_new_muon.py",
+    "sgd_schedule_free": "needs optimizer.train() before stepping; tested in tests/test_schedule_free.py",
+    "adamw_schedule_free": "needs optimizer.train() before stepping; tested in tests/test_schedule_free.py",
 }

@@ -157,6 +157,8 @@ NOT_A_PLAIN_STEP = {  # registered optimizers this dense MLP with a plain step()
     "sparse_adam": "needs sparse gradients (nn.Embedding(sparse=True))",
     "lbfgs": "needs step(closure)",
     "muon": "takes 2-D parameters only",
+    "sgd_schedule_free": "needs optimizer.train() before stepping",
+    "adamw_schedule_free": "needs optimizer.train() before stepping",
 }
 
 

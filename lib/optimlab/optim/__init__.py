@@ -60,6 +60,8 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "muon": Muon,  # 2-D parameters only
     "lars": LARS,
     "lamb": LAMB,
+    "sgd_schedule_free": SGDScheduleFree,  # call optimizer.train() before stepping, .eval() before evaluating
+    "adamw_schedule_free": AdamWScheduleFree,
     # Lookahead wraps another optimizer, so it is exported but not built by name.
 }
 
