@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from test_schedules_parity import CASES, LRS  # noqa: E402
+from schedule_harness import CASES, LRS  # noqa: E402
 
 from optimlab import schedules as S  # noqa: E402
 

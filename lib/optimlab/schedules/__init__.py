@@ -13,9 +13,9 @@
 Step convention everywhere (torch's): building a scheduler applies step 0, so the first
 ``optimizer.step()`` uses value(0); call ``scheduler.step()`` after ``optimizer.step()``.
 
-Several schedulers on one hyperparameter of one optimizer: torch multiplies their effects; ours write
-closed-form values, so stepping one while another is alive raises ``ValueError`` pointing to
-``ChainedScheduler`` (their product) and ``SequentialLR`` (one after another).
+Several schedulers stepped back to back on one optimizer multiply their effects, exactly as torch's do
+(see :mod:`optimlab.schedules.scheduler` for how closed forms reproduce torch's recursion);
+``ChainedScheduler`` (a product) and ``SequentialLR`` (one after another) say the intent more clearly.
 
 Taught in: notebooks/09_schedulers.ipynb, notebooks/10_schedulers_in_training.ipynb.
 """
@@ -47,6 +47,7 @@ from optimlab.schedules.functions import (
 from optimlab.schedules.plateau import ReduceLROnPlateau
 from optimlab.schedules.plot import plot_schedule, plot_scheduler, trace
 from optimlab.schedules.scheduler import Scheduler
+from optimlab.schedules.swalr import SWALR as SWALR  # (H4) coordinator: add "SWALR" to __all__
 from optimlab.schedules.torch_composite import ChainedScheduler, SequentialLR
 from optimlab.schedules.torch_cyclic import CyclicLR, OneCycleLR
 from optimlab.schedules.torch_names import (

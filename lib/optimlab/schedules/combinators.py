@@ -59,6 +59,10 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Join:
     """Run ``schedules`` in turn, switching at the steps in ``boundaries`` (one fewer than schedules).
 
     Boundaries are positive and strictly increasing; a ``ValueError`` names the bad argument.
+
+    >>> from optimlab.schedules import Cosine, Linear
+    >>> [round(join([Linear(0.0, 1.0, 2), Cosine(2)], [2])(t), 4) for t in range(6)]
+    [0.0, 0.5, 1.0, 0.5, 0.0, 0.5]
     """
     schedules = tuple(_check_schedules("schedules", schedules))
     boundaries = check_milestones("boundaries", boundaries, low=1)
@@ -68,12 +72,22 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Join:
 
 
 def product(*schedules: Schedule) -> Product:
-    """Multiply schedules pointwise: ``product(warmup, decay)(t) == warmup(t) * decay(t)``."""
+    """Multiply schedules pointwise: ``product(warmup, decay)(t) == warmup(t) * decay(t)``.
+
+    >>> from optimlab.schedules import Linear, StepDecay
+    >>> [product(StepDecay(2, 0.5), Linear(0.5, 1.0, 1))(t) for t in range(4)]
+    [0.5, 1.0, 0.5, 0.5]
+    """
     return Product(tuple(_check_schedules("schedules", schedules)))
 
 
 def complement(schedule: Schedule) -> Complement:
-    """``1 − schedule(t)``: CyclicLR cycles momentum this way, inversely to the learning rate."""
+    """``1 − schedule(t)``: CyclicLR cycles momentum this way, inversely to the learning rate.
+
+    >>> from optimlab.schedules import Linear
+    >>> [complement(Linear(0.0, 1.0, 4))(t) for t in range(5)]
+    [1.0, 0.75, 0.5, 0.25, 0.0]
+    """
     if not callable(schedule):
         raise invalid("schedule", schedule, "a callable step -> multiplier")
     return Complement(schedule)

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from optimlab.schedules.functions import half_cosine
 from optimlab.validation import check_choice, check_non_negative, check_number, check_positive, invalid
 
 SCALE_MODES = ("cycle", "iterations")
@@ -19,18 +20,30 @@ ANNEAL_SHAPES = ("cos", "linear")
 
 
 def triangular_scale(cycle: float) -> float:
-    """CLR "triangular": every cycle has the full amplitude."""
+    """CLR "triangular": every cycle has the full amplitude.
+
+    >>> triangular_scale(7)
+    1.0
+    """
     return 1.0
 
 
 def triangular2_scale(cycle: float) -> float:
-    """CLR "triangular2": the amplitude halves every cycle (cycles are numbered from 1)."""
+    """CLR "triangular2": the amplitude halves every cycle (cycles are numbered from 1).
+
+    >>> [triangular2_scale(c) for c in (1, 2, 3)]
+    [1.0, 0.5, 0.25]
+    """
     return 1 / (2.0 ** (cycle - 1))
 
 
 @dataclass(frozen=True)
 class ExpRangeScale:
-    """CLR "exp_range": the amplitude shrinks by γ every *step* (not every cycle): γ^t."""
+    """CLR "exp_range": the amplitude shrinks by γ every *step* (not every cycle): γ^t.
+
+    >>> ExpRangeScale(0.5)(3)
+    0.125
+    """
 
     gamma: float
 
@@ -46,6 +59,11 @@ class Cyclic:
     ``step_size_down``; then m(t) = h(t) · scale_fn(c) with c the cycle number (from 1) when
     ``scale_mode="cycle"``, or c = t when ``"iterations"``. The scheduler maps 0 to ``base_lr`` and 1 to
     ``max_lr``.
+
+    >>> [Cyclic(2, 2)(t) for t in range(6)]
+    [0.0, 0.5, 1.0, 0.5, 0.0, 0.5]
+    >>> [Cyclic(2, 2, triangular2_scale)(t) for t in range(8)]
+    [0.0, 0.5, 1.0, 0.5, 0.0, 0.25, 0.5, 0.25]
     """
 
     step_size_up: float
@@ -68,12 +86,20 @@ class Cyclic:
 
 
 def cos_anneal(start: float, end: float, fraction: float) -> float:
-    """Half a cosine from ``start`` (fraction 0) to ``end`` (fraction 1)."""
-    return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
+    """Half a cosine from ``start`` (fraction 0) to ``end`` (fraction 1): end + (start − end) · half_cosine.
+
+    >>> [cos_anneal(1.0, 0.0, f) for f in (0.0, 0.5, 1.0)]
+    [1.0, 0.5, 0.0]
+    """
+    return end + (start - end) * half_cosine(fraction)
 
 
 def linear_anneal(start: float, end: float, fraction: float) -> float:
-    """A straight line from ``start`` (fraction 0) to ``end`` (fraction 1)."""
+    """A straight line from ``start`` (fraction 0) to ``end`` (fraction 1).
+
+    >>> [linear_anneal(1.0, 0.0, f) for f in (0.0, 0.25, 1.0)]
+    [1.0, 0.75, 0.0]
+    """
     return (end - start) * fraction + start
 
 
@@ -84,6 +110,9 @@ class Anneal:
     The segment ending at knots[i] covers the steps in (knots[i−1], knots[i]]; a step past the last
     knot extends the last segment. Knots may be fractional: torch's OneCycleLR puts its peak at step
     ``pct_start · total_steps − 1``, and this reproduces its phases exactly.
+
+    >>> [round(Anneal((0.0, 2.0, 6.0), (0.1, 1.0, 0.0), 'linear')(t), 3) for t in range(8)]
+    [0.1, 0.55, 1.0, 0.75, 0.5, 0.25, 0.0, -0.25]
     """
 
     knots: tuple[float, ...]
@@ -115,6 +144,9 @@ class CumulativeProduct:
     The prefix products are remembered, so each factor(s) is evaluated once and a scheduler's whole run
     costs O(t), not O(t²); the value at ``t`` does not depend on the order of the requests, provided
     ``factor`` is itself a pure function.
+
+    >>> [CumulativeProduct(lambda s: 0.5)(t) for t in range(4)]
+    [1.0, 0.5, 0.25, 0.125]
     """
 
     factor: Callable[[int], float]

@@ -31,6 +31,9 @@ def warmup_cosine(warmup_steps: int, total_steps: int, *, start_factor: float = 
     Face's ``get_cosine_schedule_with_warmup`` (with e = 0).
 
     Taught in: notebooks/09_schedulers.ipynb.
+
+    >>> [round(warmup_cosine(2, 6)(t), 4) for t in range(8)]
+    [0.0, 0.5, 1.0, 0.8536, 0.5, 0.1464, 0.0, 0.0]
     """
     start_factor, end_factor = _check_factors(start_factor, end_factor)
     warmup_steps, total_steps = _check_lengths(warmup_steps, total_steps)
@@ -53,14 +56,19 @@ def warmup_stable_decay(warmup_steps: int, total_steps: int, decay_steps: int, *
     and only the cool-down redone.
 
     Taught in: notebooks/09_schedulers.ipynb.
+
+    >>> [round(warmup_stable_decay(2, 8, 3)(t), 4) for t in range(10)]
+    [0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 0.6667, 0.3333, 0.0, 0.0]
     """
     start_factor, end_factor = _check_factors(start_factor, end_factor)
     warmup_steps, total_steps = _check_lengths(warmup_steps, total_steps)
     check_int("decay_steps", decay_steps, low=1)
     if warmup_steps + decay_steps > total_steps:
         raise invalid("decay_steps", decay_steps, f"at most total_steps − warmup_steps = {total_steps - warmup_steps}")
-    shape = {"linear": Linear(1.0, end_factor, decay_steps), "cosine": Cosine(decay_steps, end_factor),
-             "sqrt": SqrtDecay(decay_steps, end_factor)}[check_choice("decay_shape", decay_shape, DECAY_SHAPES)]
+    shapes: dict[str, Schedule] = {"linear": Linear(1.0, end_factor, decay_steps),
+                                   "cosine": Cosine(decay_steps, end_factor),
+                                   "sqrt": SqrtDecay(decay_steps, end_factor)}
+    shape = shapes[check_choice("decay_shape", decay_shape, DECAY_SHAPES)]
     stable_steps = total_steps - warmup_steps - decay_steps
     return _in_sequence([(_warmup(start_factor, warmup_steps), warmup_steps), (Constant(1.0), stable_steps),
                          (shape, decay_steps)], end_factor)
@@ -78,6 +86,9 @@ def inverse_sqrt(warmup_steps: int, *, start_factor: float = 0.0) -> Join:
     for a non-zero first step.
 
     Taught in: notebooks/09_schedulers.ipynb.
+
+    >>> [round(inverse_sqrt(4)(t), 4) for t in (0, 2, 4, 16)]
+    [0.0, 0.5, 1.0, 0.5]
     """
     start_factor, _ = _check_factors(start_factor, 0.0)
     check_int("warmup_steps", warmup_steps, low=1)

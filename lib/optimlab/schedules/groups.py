@@ -19,24 +19,31 @@ _INDEXED = re.compile(r"^(\w+)\[(\d+)\]$")  # "betas[0]" -> ("betas", 0)
 
 
 def check_optimizer(optimizer: Any) -> torch.optim.Optimizer:
+    """The optimizer, if it is a ``torch.optim.Optimizer`` (ours or torch's)."""
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise invalid("optimizer", type(optimizer).__name__, "a torch.optim.Optimizer (ours or torch's)")
     return optimizer
 
 
 def check_schedule(name: str, schedule: Any) -> Schedule:
+    """The schedule, if it is callable (step -> multiplier)."""
     if not callable(schedule):
         raise invalid(name, schedule, "a callable step -> multiplier")
     return schedule
 
 
 def one_per_group(name: str, value: Any, count: int, *, check: Callable = check_number) -> list:
-    """One value per param group: a single value is repeated; a list must have one item per group."""
+    """One value per param group: a single value is repeated; a list must have one item per group.
+    A 0-dim Tensor (torch allows ``max_lr=torch.tensor(0.1)``) is read as its number."""
     if isinstance(value, (list, tuple)):
         if len(value) != count:
             raise invalid(name, value, f"one value or a list of {count}, one per param group")
-        return [check(f"{name}[{index}]", item) for index, item in enumerate(value)]
-    return [check(name, value)] * count
+        return [check(f"{name}[{index}]", _number(item)) for index, item in enumerate(value)]
+    return [check(name, _number(value))] * count
+
+
+def _number(value: Any) -> Any:
+    return value.item() if isinstance(value, torch.Tensor) and value.ndim == 0 else value
 
 
 def _split(hyperparameter: str) -> tuple[str, int | None]:
@@ -44,28 +51,43 @@ def _split(hyperparameter: str) -> tuple[str, int | None]:
     return (match.group(1), int(match.group(2))) if match else (hyperparameter, None)
 
 
+def numeric_entries(group: dict[str, Any]) -> list[str]:
+    """The keys a scheduler can drive in ``group``: numbers (not bools) and items of number tuples."""
+    names = []
+    for key, value in sorted(group.items()):
+        if key == "params" or key.startswith("initial_"):
+            continue
+        if isinstance(value, (float, int, torch.Tensor)) and not isinstance(value, bool):
+            names.append(key)
+        elif isinstance(value, tuple) and all(isinstance(v, (float, int)) and not isinstance(v, bool) for v in value):
+            names += [f"{key}[{index}]" for index in range(len(value))]
+    return names
+
+
 def check_hyperparameter(optimizer: torch.optim.Optimizer, hyperparameter: Any) -> str:
     """A numeric entry of every group: ``"lr"``, ``"momentum"``, ... or an item like ``"betas[0]"``."""
-    numeric = sorted(k for k, v in optimizer.param_groups[0].items() if isinstance(v, (float, int, tuple)))
+    numeric = numeric_entries(optimizer.param_groups[0])
+    allowed = "a numeric param-group entry: " + ", ".join(numeric)
     if not isinstance(hyperparameter, str):
-        raise invalid("hyperparameter", hyperparameter, "a param-group key such as " + ", ".join(numeric))
+        raise invalid("hyperparameter", hyperparameter, allowed)
     key, index = _split(hyperparameter)
     for group in optimizer.param_groups:
         value = group.get(key)
         if index is not None:
             value = value[index] if isinstance(value, (tuple, list)) and index < len(value) else None
         if isinstance(value, bool) or not isinstance(value, (float, int, torch.Tensor)):
-            raise invalid("hyperparameter", hyperparameter, "a numeric param-group entry: " + ", ".join(numeric)
-                          + " (write betas[0] for β₁)")
+            raise invalid("hyperparameter", hyperparameter, allowed)
     return hyperparameter
 
 
 def read_hyperparameter(group: dict[str, Any], hyperparameter: str) -> float:
+    """The value of ``hyperparameter`` in ``group``, as a float (a Tensor lr is read, not kept)."""
     key, index = _split(hyperparameter)
     return float(group[key] if index is None else group[key][index])
 
 
 def write_hyperparameter(group: dict[str, Any], hyperparameter: str, value: float) -> None:
+    """Set ``hyperparameter`` in ``group``: a Tensor in place, a tuple item by a new tuple, else rebind."""
     key, index = _split(hyperparameter)
     if index is not None:  # a tuple such as betas: replace one item, as torch's OneCycleLR does
         group[key] = (*group[key][:index], value, *group[key][index + 1:])
@@ -86,8 +108,10 @@ def group_bases(optimizer: torch.optim.Optimizer, hyperparameter: str, last_epoc
     already, as torch does); one resumed with ``last_epoch >= 0`` needs the stored one."""
     key = initial_key(hyperparameter)
     for group in optimizer.param_groups:
-        if last_epoch == -1:
-            group.setdefault(key, read_hyperparameter(group, hyperparameter))
+        if last_epoch == -1:  # a Tensor lr keeps a Tensor copy, as torch does
+            current = group[key.removeprefix("initial_")] if key == "initial_lr" else None
+            group.setdefault(key, current.clone() if isinstance(current, torch.Tensor)
+                             else read_hyperparameter(group, hyperparameter))
         elif key not in group:
             raise invalid("last_epoch", last_epoch, f"-1, unless every param group holds {key!r} (from a checkpoint)")
     return [float(group[key]) for group in optimizer.param_groups]

@@ -50,7 +50,7 @@ def _run(make_scheduler: Callable[[torch.optim.Optimizer], Any], steps: int, lrs
         records[second].append([float(group["momentum"] if second == "momentum" else group["betas"][0])
                                 for group in opt.param_groups])
         opt.step()  # no gradients: a no-op, but torch's schedulers expect it before their step()
-        if t < steps - 1 and by_metric:
+        if t < steps - 1 and metrics is not None and by_metric:
             scheduler.step(metrics[t])
         elif t < steps - 1:
             scheduler.step()

@@ -32,6 +32,12 @@ Values = float | Sequence[float]
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 
+class MomentumCompanion(Scheduler):
+    """The momentum (or β₁) half of CyclicLR and OneCycleLR: written with the lr, as a closed form."""
+
+    chainable = False
+
+
 def add_momentum_companion(lr_scheduler: Scheduler, schedule: Schedule, *, base: Values, floor: Values,
                            last_epoch: int) -> None:
     """Cycle momentum (or β₁) as floor + (base − floor) · schedule(t), stepped with ``lr_scheduler``."""
@@ -40,7 +46,7 @@ def add_momentum_companion(lr_scheduler: Scheduler, schedule: Schedule, *, base:
         raise invalid("cycle_momentum", True, f"False for {type(optimizer).__name__}, which has neither "
                       "momentum nor betas")
     name = "betas[0]" if "betas" in optimizer.defaults else "momentum"
-    companion = Scheduler(optimizer, schedule, name, base=base, floor=floor, last_epoch=last_epoch)
+    companion = MomentumCompanion(optimizer, schedule, name, base=base, floor=floor, last_epoch=last_epoch)
     companion.owned = True
     lr_scheduler.companions.append(companion)
 
@@ -68,20 +74,21 @@ class CyclicLR(Scheduler):
         count = len(check_optimizer(optimizer).param_groups)
         base_lrs = one_per_group("base_lr", base_lr, count, check=check_non_negative)
         self.max_lrs = one_per_group("max_lr", max_lr, count, check=check_non_negative)
-        step_size_up = check_positive("step_size_up", step_size_up)
-        if step_size_down is None:
-            step_size_down = step_size_up
-        check_non_negative("step_size_down", step_size_down)
+        up = check_positive("step_size_up", step_size_up)
+        down = up if step_size_down is None else check_non_negative("step_size_down", step_size_down)
         self.mode, self.gamma = mode, check_positive("gamma", gamma)
+        scale: Callable[[float], float]
         if scale_fn is None:  # a named mode fixes its own scale_mode, as in torch
             check_choice("mode", mode, CYCLIC_MODES)
-            scale_fn, scale_mode = {
+            named: dict[str, tuple[Callable[[float], float], str]] = {
                 "triangular": (triangular_scale, "cycle"), "triangular2": (triangular2_scale, "cycle"),
                 "exp_range": (ExpRangeScale(gamma), "iterations"),
-            }[mode]
+            }
+            scale, scale_mode = named[mode]
         else:
+            scale = scale_fn
             check_schedule("scale_fn", scale_fn)
-        self.cycle = Cyclic(step_size_up, step_size_down, scale_fn, scale_mode)
+        self.cycle = Cyclic(up, down, scale, scale_mode)
         self.cycle_momentum = cycle_momentum
         super().__init__(optimizer, self.cycle, base=self.max_lrs, floor=base_lrs, last_epoch=last_epoch)
         if cycle_momentum:
@@ -137,10 +144,13 @@ class OneCycleLR(Scheduler):
             add_momentum_companion(self, Anneal(knots, momentum_values, anneal_strategy), base=bases,
                                    floor=floors, last_epoch=last_epoch)
 
-    def values_at(self, step: int) -> list[float]:
+    def values_at(self, step: float) -> list[float]:
+        """The closed form at ``step``; past ``total_steps`` the cycle is over (``ValueError``, as in torch)."""
         if step > self.total_steps:
-            raise invalid("step", step, f"at most total_steps={self.total_steps}: the cycle is over (torch "
-                          "raises too); build the scheduler with more total_steps")
+            raise invalid("step", step, f"at most total_steps={self.total_steps}: the cycle is over. Tried to step "
+                          f"{step} times. The specified number of total steps is {self.total_steps} (torch's "
+                          "words); count the updates your loop really makes (a last partial batch counts) and "
+                          "build the scheduler with that many total_steps")
         return super().values_at(step)
 
 
