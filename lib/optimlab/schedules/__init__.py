@@ -47,7 +47,7 @@ from optimlab.schedules.functions import (
 from optimlab.schedules.plateau import ReduceLROnPlateau
 from optimlab.schedules.plot import plot_schedule, plot_scheduler, trace
 from optimlab.schedules.scheduler import Scheduler
-from optimlab.schedules.swalr import SWALR as SWALR  # (H4) coordinator: add "SWALR" to __all__
+from optimlab.schedules.swalr import SWALR
 from optimlab.schedules.torch_composite import ChainedScheduler, SequentialLR
 from optimlab.schedules.torch_cyclic import CyclicLR, OneCycleLR
 from optimlab.schedules.torch_names import (
@@ -74,6 +74,7 @@ TORCH_NAMED = {
 }
 
 __all__ = [
+    "SWALR",
     "Anneal", "ChainedScheduler", "Complement", "Constant", "ConstantLR", "Cosine", "CosineAnnealingLR",
     "CosineAnnealingWarmRestarts", "CumulativeProduct", "Cyclic", "CyclicLR", "ExpRangeScale", "ExponentialDecay",
     "ExponentialLR", "InverseSqrt", "Join", "LambdaLR", "Linear", "LinearLR", "MultiStepDecay", "MultiStepLR",

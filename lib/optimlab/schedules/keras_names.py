@@ -27,7 +27,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimlab.schedules.combinators import join, product
-from optimlab.schedules.functions import Constant, Cosine, ExponentialDecay, Linear, Polynomial, Schedule, StepDecay
+from optimlab.schedules.functions import (
+    Constant,
+    Cosine,
+    ExponentialDecay,
+    Linear,
+    Polynomial,
+    Schedule,
+    StepDecay,
+    half_cosine,
+)
 from optimlab.validation import check_int, check_non_negative, check_positive, invalid
 
 
@@ -87,7 +96,7 @@ class DecayingRestarts:
     def __call__(self, step: int) -> float:
         index, t_cur, t_i = self.restart(step)
         peak = self.restart_decay**index  # m_mulⁱ: each restart starts lower
-        return (1.0 - self.end) * peak * (1.0 + math.cos(math.pi * t_cur / t_i)) / 2 + self.end
+        return (1.0 - self.end) * peak * half_cosine(t_cur / t_i) + self.end
 
 
 def exponential_decay(decay_steps: int, decay_rate: float, staircase: bool = False) -> Schedule:

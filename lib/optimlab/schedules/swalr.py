@@ -17,12 +17,12 @@ Taught in: notebooks/13_modern_optimizers.ipynb.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from optimlab.schedules.functions import half_cosine
 from optimlab.schedules.scheduler import Scheduler
 from optimlab.validation import check_choice, check_int, check_non_negative, invalid
 
@@ -48,7 +48,7 @@ class SWAAnneal:
         if self.anneal_epochs == 0:
             return 0.0  # torch jumps straight to swa_lr
         fraction = max(0.0, min(1.0, step / self.anneal_epochs))
-        alpha = (1 - math.cos(math.pi * fraction)) / 2 if self.strategy == "cos" else fraction  # α(f)
+        alpha = 1 - half_cosine(fraction) if self.strategy == "cos" else fraction  # α(f) = (1 − cos πf) / 2
         return 1.0 - alpha
 
 
