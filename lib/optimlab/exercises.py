@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from numbers import Real
 from typing import Any
 
 import torch
@@ -57,6 +58,42 @@ def check_exercise(
     """
     label = name or getattr(candidate, "__name__", "your function")
     result = _run_cases(candidate, reference, cases, atol=atol, rtol=rtol, label=label)
+    if not quiet:
+        print(result.message)
+    return result
+
+
+def check_prediction(
+    prediction: Any,
+    measured: Any,
+    *,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    name: str = "your prediction",
+    quiet: bool = False,
+) -> CheckResult:
+    """Compare a prediction the learner wrote down *before* running a cell with the value the run measured.
+
+    A predict-then-run exercise sets a variable (``predicted_steps = None``) that the learner fills in,
+    runs the experiment, and calls this check. ``None`` means "not predicted yet". Numbers agree when
+    ``|prediction - measured| <= atol + rtol * |measured|``; anything else (a name, a bool, a list) must be
+    equal. Like :func:`check_exercise`, it prints and returns a :class:`CheckResult` and never raises.
+
+    Taught in: notebooks/00_start_here.ipynb.
+    """
+    if prediction is None:
+        result = CheckResult(False, f"○ {name}: no prediction yet (write it down, then rerun this cell).")
+    else:
+        numbers = all(isinstance(v, Real) and not isinstance(v, bool) for v in (prediction, measured))
+        if numbers:
+            tolerance = atol + rtol * abs(measured)
+            ok = abs(prediction - measured) <= tolerance
+            within = f" (within ±{tolerance:.3g})" if tolerance else ""
+        else:
+            ok, within = prediction == measured, ""
+        mark = "✓" if ok else "✗"
+        verdict = "agrees with" if ok else "differs from"
+        result = CheckResult(bool(ok), f"{mark} {name} {prediction!r} {verdict} the measured {measured!r}{within}.")
     if not quiet:
         print(result.message)
     return result

@@ -100,9 +100,10 @@ def same_gradients(
 
 
 def max_relative_gap(a: np.ndarray, b: np.ndarray) -> float:
-    """max |a − b| / max(|a|, |b|, 1e-12) over every entry: how far two trajectories are apart, relatively."""
-    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
-    return float(np.max(np.abs(a - b) / scale))
+    """max |a − b| over every entry, divided by the largest |entry| of either trajectory: how far two runs are
+    apart relative to their size (an entry passing near zero does not inflate it)."""
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), 1e-12)
+    return float(np.max(np.abs(a - b))) / scale
 
 
 def keras_copy(model: nn.Module) -> Any:
