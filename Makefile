@@ -12,7 +12,8 @@ help:
 	@echo "make test   lint + unit tests + every notebook under nbval (what CI runs)"
 	@echo "make unit   the fast unit tests and doctests only"
 	@echo "make test-full  every notebook under profile=\"full\" (several minutes)"
-	@echo "make lab    JupyterLab on notebooks/"
+	@echo "make test-browser  every notebook run in JupyterLab and every deck opened, in Chromium (needs chromium)"
+	@echo "make lab    JupyterLab on notebooks/ with the course's settings (jupyter/)"
 	@echo "make bench  optimizer step benchmarks (figures, not tests)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -49,8 +50,14 @@ run: $(STAMP)
 slides: $(STAMP)
 	$(PY) -m optimlab.tools.run_notebooks notebooks build/notebooks --reuse --slides build/slides
 
+# jupyter/ holds the course's JupyterLab settings (no news pop-up, the preferred kernel started without asking).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+	JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	    $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)/notebooks"
+
+# The browser suite (tests/browser, marker "browser"); `make test` runs it too when chromium is installed.
+test-browser: $(STAMP)
+	OPTIMLAB_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser -q -m browser
 
 bench: $(STAMP)
 	$(PY) benchmarks/optimizer_step.py
