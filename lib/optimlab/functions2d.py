@@ -158,10 +158,13 @@ class Beale(Function2D):
         super().__init__(minimum=(3.0, 0.5), min_value=0.0, bounds=((-0.5, 4.5), (-1.5, 2.0)), start=(1.0, 1.4))
 
     def value(self, x: Tensor, y: Tensor) -> Tensor:
-        return sum((c - x + x * y**i) ** 2 for i, c in enumerate(self.COEFFICIENTS, start=1))
+        first, *rest = [(c - x + x * y**i) ** 2 for i, c in enumerate(self.COEFFICIENTS, start=1)]
+        for term in rest:
+            first = first + term
+        return first
 
     def partials(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        dx = dy = 0
+        dx, dy = torch.zeros_like(x + y), torch.zeros_like(x + y)
         for i, c in enumerate(self.COEFFICIENTS, start=1):
             residual = c - x + x * y**i
             dx = dx + 2 * residual * (y**i - 1)  # ∂/∂x (cᵢ − x + x yⁱ)² = 2 rᵢ (yⁱ − 1)

@@ -125,9 +125,12 @@ def backbone_head_groups(model: nn.Module, backbone_lr: float, head_lr: float, *
     check_non_negative("backbone_lr", backbone_lr)
     check_non_negative("head_lr", head_lr)
     check_common_hyperparameters(extra)
+    backbone, head = model.features, model.classifier
+    if not isinstance(backbone, nn.Module) or not isinstance(head, nn.Module):
+        raise invalid("model", type(model).__name__, "a model with .features and .classifier sub-modules")
     groups = [
-        {"params": list(model.features.parameters()), "lr": backbone_lr, "name": "backbone", **extra},
-        {"params": list(model.classifier.parameters()), "lr": head_lr, "name": "head", **extra},
+        {"params": list(backbone.parameters()), "lr": backbone_lr, "name": "backbone", **extra},
+        {"params": list(head.parameters()), "lr": head_lr, "name": "head", **extra},
     ]
     grouped = {id(p) for group in groups for p in group["params"]}
     if len(grouped) != sum(len(group["params"]) for group in groups) or grouped != {id(p) for p in model.parameters()}:

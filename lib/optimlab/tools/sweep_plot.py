@@ -40,7 +40,7 @@ def _mean(rows: list[dict[str, Any]], metric: str) -> float:
 
 def plot_sweep_summary(rows: Sequence[dict[str, Any]], swept: Sequence[str], metric: str | None) -> Figure:
     """Draw ``metric`` of the sweep's ``rows`` (one dict per run, with ``status``) against ``swept[:2]``."""
-    with mpl.rc_context(COURSE_RC):
+    with mpl.rc_context(COURSE_RC):  # type: ignore[arg-type]  # matplotlib types keys as literals
         figure = Figure(figsize=(8.0, 5.0), layout="constrained")
         ax = figure.add_subplot()
         failed = sum(row["status"] != "ok" for row in rows)
