@@ -193,7 +193,7 @@ def test_torchs_default_implementation_keywords_are_accepted(name):
     getattr(ours, name)(make_params(), foreach=False, fused=False)
 
 
-@pytest.mark.parametrize("keyword,says", [("foreach", "one tensor at a time"), ("fused", "no fused kernel"),
+@pytest.mark.parametrize("keyword,says", [("foreach", "one tensor at a time"),  # fused=True: test_optim_compiled.py
                                           ("capturable", "CUDA graph"), ("differentiable", "no_grad")])
 def test_other_implementation_keywords_are_refused_saying_what_we_do_instead(keyword, says):
     with pytest.raises(ValueError, match=rf"^{keyword}=True is invalid: expected .*{says}"):

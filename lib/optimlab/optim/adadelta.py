@@ -80,6 +80,7 @@ class Adadelta(Optimizer):
 
     rules = {**Optimizer.rules, "rho": lambda n, v: check_number(n, v, low=0.0, high=1.0), "eps": check_non_negative}
     state_keys = frozenset({"step", "square_avg", "acc_delta"})
+    compilable = True  # compiled=True / fused=True: this update under torch.compile
 
     def __init__(
         self,

@@ -101,6 +101,7 @@ class Adagrad(Optimizer):
         "eps": check_non_negative,
     }
     state_keys = frozenset({"step", "sum"})
+    compilable = True  # compiled=True / fused=True: this update under torch.compile
     supports_sparse_gradients = True
 
     def __init__(

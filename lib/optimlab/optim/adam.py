@@ -88,6 +88,7 @@ class Adam(Optimizer):
 
     rules = {**Optimizer.rules, "eps": check_non_negative, "betas": lambda n, v: check_betas(n, v, tensors=True)}
     state_keys = frozenset({"step", "exp_avg", "exp_avg_sq"})
+    compilable = True  # compiled=True / fused=True: this update under torch.compile
 
     def __init__(
         self,

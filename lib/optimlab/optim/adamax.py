@@ -77,6 +77,7 @@ class Adamax(Optimizer):
 
     rules = {**Optimizer.rules, "eps": check_non_negative}
     state_keys = frozenset({"step", "exp_avg", "exp_inf"})
+    compilable = True  # compiled=True / fused=True: this update under torch.compile
 
     def __init__(
         self,

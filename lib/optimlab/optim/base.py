@@ -31,10 +31,18 @@ framework accept our optimizers. Param groups, ``zero_grad`` and ``state_dict`` 
 - ``state_keys`` lets ``load_state_dict`` refuse another algorithm's state saved under the same group keys.
 - ``supports_sparse_gradients = True`` lets sparse gradients through (SGD and Adagrad, as in torch).
 - torch's implementation keywords (``foreach``, ``fused``, ``capturable``, ``differentiable``) are accepted
-  with torch's default values and refused otherwise with a message saying what the library does instead.
+  with torch's default values and refused otherwise with a message saying what the library does instead;
+  ``fused=True`` means ``compiled=True``: the same ``update``, compiled once with ``torch.compile``
+  (:mod:`optimlab.optim.compiled`). A subclass whose ``update`` compiles without a graph break sets
+  ``compilable = True`` (the course's optimizers do); the others refuse ``compiled=True`` with a clear message.
 
 ``step`` walks the groups, skips parameters whose ``.grad`` is ``None`` (as torch does), flips the gradient's
 sign when ``maximize=True``, views complex tensors as real ones, and calls ``update``.
+
+torch wraps ``add_param_group``, ``zero_grad``, ``state_dict`` and ``load_state_dict`` in
+``torch._disable_dynamo``, whose first call imports ``torch._dynamo`` (2–5 s, paid by every script at its first
+``torch.optim`` optimizer). The base calls torch's undecorated methods until something else has imported
+``torch._dynamo`` (a compiled step, ``torch.compile``), so our optimizers start without that cost.
 ``load_state_dict`` takes torch's own state_dicts of the same algorithm (its extra keys, and a ``step`` saved
 as a Python number by torch < 1.12) and refuses another algorithm's, naming both.
 
@@ -53,6 +61,7 @@ Taught in: notebooks/03_optimizer_anatomy.ipynb.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -66,8 +75,8 @@ Rule = Callable[[str, Any], Any]
 # torch's implementation keywords: the values torch defaults to, and what the course's optimizers do instead.
 IMPLEMENTATION_KEYWORDS: dict[str, tuple[tuple[Any, ...], str]] = {
     "foreach": ((None, False), "the course's optimizers update one tensor at a time, in plain Python; "
-                               "torch.optim's classes have the foreach kernels"),
-    "fused": ((None, False), "there is no fused kernel here; torch.optim's classes have one (fused=True)"),
+                               "compiled=True (or fused=True) compiles that update for speed"),
+    "fused": ((None, False, True), "fused=True means compiled=True here: the same update, compiled"),
     "capturable": ((False,), "steps are counted on the CPU, so a step cannot be captured in a CUDA graph"),
     "differentiable": ((False,), "the step runs under torch.no_grad(); no gradient flows through an update"),
 }
@@ -137,6 +146,14 @@ def _real(tensor: Any) -> Any:
     return torch.view_as_real(tensor) if isinstance(tensor, Tensor) and tensor.is_complex() else tensor
 
 
+def _torch_method(name: str) -> Callable[..., Any]:
+    """torch.optim.Optimizer's method ``name``, without its ``_disable_dynamo`` wrapper while ``torch._dynamo`` is
+    not imported (the wrapper's first call imports it: seconds). Once it is imported, the wrapped method, so
+    that a ``torch.compile``d training loop still skips these methods as torch intends."""
+    method = getattr(torch.optim.Optimizer, name)
+    return method if "torch._dynamo" in sys.modules else getattr(method, "__wrapped__", method)
+
+
 class Optimizer(torch.optim.Optimizer):
     """Base class: validates hyperparameters, loops over parameters and delegates each one's update."""
 
@@ -145,8 +162,19 @@ class Optimizer(torch.optim.Optimizer):
     supports_sparse_gradients: ClassVar[bool] = False
     # Keys a checkpoint of an older torch may lack (torch's __setstate__ fills them); filled from our defaults.
     optional_on_load: ClassVar[frozenset[str]] = frozenset({"maximize", "decoupled_weight_decay"})
+    # True when ``update`` compiles as one graph (no .item(), no branch on a tensor's value): compiled=True allowed.
+    compilable: ClassVar[bool] = False
 
-    def __init__(self, params: Any, defaults: dict[str, Any], **implementation: Any) -> None:
+    def __init__(self, params: Any, defaults: dict[str, Any], *, compiled: bool = False, **implementation: Any) -> None:
+        check_bool("compiled", compiled)
+        self.compiled = compiled or implementation.pop("fused", None) is True  # torch users type fused=True
+        if self.compiled and not self.compilable:
+            raise invalid("compiled", True, f"False for {type(self).__name__} (its update is not written to compile "
+                                            "as one graph; the uncompiled step is the same algorithm)")
+        if self.compiled:
+            from optimlab.optim.compiled import check_compile_available
+
+            check_compile_available()
         for name, value in implementation.items():
             if name not in IMPLEMENTATION_KEYWORDS:
                 raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
@@ -172,7 +200,15 @@ class Optimizer(torch.optim.Optimizer):
         self._check_group(merged, f"param group {index}")
         if isinstance(param_group.get("lr"), Tensor):
             param_group = {**param_group, "lr": param_group["lr"].reshape(())}
-        super().add_param_group(param_group)
+        _torch_method("add_param_group")(self, param_group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """torch's ``zero_grad`` (without importing ``torch._dynamo``, see the module)."""
+        _torch_method("zero_grad")(self, set_to_none)
+
+    def state_dict(self) -> dict[str, Any]:
+        """torch's ``state_dict`` (without importing ``torch._dynamo``, see the module)."""
+        return _torch_method("state_dict")(self)
 
     def _check_group(self, group: Mapping[str, Any], where: str) -> None:
         try:
@@ -217,20 +253,29 @@ class Optimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        if self.compiled:
+            from optimlab.optim.compiled import compiled_step
+
+            compiled_step(self)  # the same update, compiled (see optimlab.optim.compiled)
+            return loss
         for group in self.param_groups:
             for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = -param.grad if group.get("maximize", False) else param.grad
-                self._check_gradient(param, grad)
-                stored = self.state[param] if param in self.state else self.create_state(param, group)
-                seen = {key: (value, _real(value)) for key, value in stored.items()}
-                state = {key: real for key, (_, real) in seen.items()}
-                real_param = _real(param)
-                self.update(real_param, _real(grad), state, group)
-                if state:  # like torch, keep no entry for a stateless update (plain SGD)
-                    self.state[param] = self._as_param_dtype(param, real_param, state, seen)
+                if param.grad is not None:
+                    self.update_parameter(param, group)
         return loss
+
+    def update_parameter(self, param: Tensor, group: dict[str, Any], update: Callable[..., None] | None = None) -> None:
+        """One parameter's step: the gradient's sign, real views, lazy state, then ``update`` (or the given
+        stand-in with its signature, such as its compiled form)."""
+        grad = -param.grad if group.get("maximize", False) else param.grad  # type: ignore[operator]
+        self._check_gradient(param, grad)  # type: ignore[arg-type]
+        stored = self.state[param] if param in self.state else self.create_state(param, group)
+        seen = {key: (value, _real(value)) for key, value in stored.items()}
+        state = {key: real for key, (_, real) in seen.items()}
+        real_param = _real(param)
+        (update or self.update)(real_param, _real(grad), state, group)
+        if state:  # like torch, keep no entry for a stateless update (plain SGD)
+            self.state[param] = self._as_param_dtype(param, real_param, state, seen)
 
     def _check_gradient(self, param: Tensor, grad: Tensor) -> None:
         name = type(self).__name__
@@ -245,7 +290,7 @@ class Optimizer(torch.optim.Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch's ``load_state_dict``, after checking that the state_dict is this algorithm's (see the module)."""
         self._check_loadable(state_dict)
-        super().load_state_dict(state_dict)
+        _torch_method("load_state_dict")(self, state_dict)
         for state in self.state.values():
             if "step" in state and not isinstance(state["step"], Tensor):  # torch < 1.12 saved a Python number
                 state["step"] = torch.tensor(float(state["step"]), dtype=torch.float32)
@@ -276,7 +321,11 @@ class Optimizer(torch.optim.Optimizer):
                     f"(the state of parameter {saved_id} has keys {sorted(state)}; a {ours} keeps {keeps})"
                 )
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "compiled": self.compiled}  # deepcopy and pickle keep compiled=True
+
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("compiled", False)  # pickled before compiled= existed
         # An older checkpoint may lack the keys in ``optional_on_load``: fill them (and only keys we check) from
         # this optimizer's defaults. torch's own __setstate__ adds its keys (differentiable, ...) to defaults.
         ours = dict(state.get("defaults") or self.defaults)  # deepcopy passes defaults; load_state_dict does not

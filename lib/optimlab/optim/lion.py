@@ -74,6 +74,7 @@ class Lion(Optimizer):
     """
 
     state_keys = frozenset({"exp_avg"})
+    compilable = True  # compiled=True / fused=True: this update under torch.compile
 
     def __init__(
         self,

@@ -101,6 +101,7 @@ class NAdam(Optimizer):
 
     rules = {**Optimizer.rules, "eps": check_non_negative, "momentum_decay": check_non_negative}
     state_keys = frozenset({"step", "mu_product", "exp_avg", "exp_avg_sq"})
+    compilable = True  # compiled=True / fused=True: this update under torch.compile
 
     def __init__(
         self,

@@ -56,13 +56,13 @@ def radam_update(
     bias_correction2 = 1 - beta2**t
     m_hat = m / (1 - beta1**t)  # m̂ₜ = mₜ / (1 − β₁ᵗ)
     rho_t, rho_inf = sma_length(t, beta2)
-    if rho_t > RECTIFICATION_THRESHOLD:
-        adaptive = bias_correction2**0.5 / v.sqrt().add_(eps)  # lₜ = √(1 − β₂ᵗ) / (√vₜ + ε)
-        # rₜ = √[(ρₜ − 4)(ρₜ − 2) ρ∞ / ((ρ∞ − 4)(ρ∞ − 2) ρₜ)]
-        rectification = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-        param.sub_(m_hat * lr * adaptive * rectification)  # θₜ = θₜ₋₁ − γ m̂ₜ lₜ rₜ
-    else:
-        param.sub_(m_hat * lr)  # θₜ = θₜ₋₁ − γ m̂ₜ   (too few samples: momentum SGD)
+    adaptive = bias_correction2**0.5 / v.sqrt().add_(eps)  # lₜ = √(1 − β₂ᵗ) / (√vₜ + ε)
+    # rₜ = √[(ρₜ − 4)(ρₜ − 2) ρ∞ / ((ρ∞ − 4)(ρ∞ − 2) ρₜ)]   (NaN while ρₜ < 4, where it is not used)
+    rectification = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+    # θₜ = θₜ₋₁ − γ m̂ₜ lₜ rₜ once ρₜ > 5, else θₜ₋₁ − γ m̂ₜ (too few samples: momentum SGD). torch.where, not
+    # `if`, picks the branch: the choice stays a tensor (no host sync; torch.compile sees one graph).
+    rectified = torch.as_tensor(rho_t > RECTIFICATION_THRESHOLD)
+    param.sub_(torch.where(rectified, m_hat * lr * adaptive * rectification, m_hat * lr))
 
 
 class RAdam(Optimizer):
@@ -105,6 +105,7 @@ class RAdam(Optimizer):
 
     rules = {**Optimizer.rules, "eps": check_non_negative}
     state_keys = frozenset({"step", "exp_avg", "exp_avg_sq"})
+    compilable = True  # compiled=True / fused=True: this update under torch.compile
 
     def __init__(
         self,

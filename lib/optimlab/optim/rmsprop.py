@@ -96,6 +96,7 @@ class RMSprop(Optimizer):
 
     rules = {**Optimizer.rules, "alpha": lambda n, v: check_number(n, v, low=0.0, high=1.0), "eps": check_non_negative}
     state_keys = frozenset({"step", "square_avg"})
+    compilable = True  # compiled=True / fused=True: this update under torch.compile
 
     def __init__(
         self,

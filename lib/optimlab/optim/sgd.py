@@ -73,6 +73,7 @@ class SGD(Optimizer):
     """
 
     supports_sparse_gradients = True
+    compilable = True  # compiled=True / fused=True: this update under torch.compile
 
     def __init__(
         self,
