@@ -14,6 +14,8 @@ from optimlab.tools.run_notebooks import is_current
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "00_start_here.ipynb"
 NOTE = "Ask the room which optimizer they used last"
+PLUMBING = "plumbing_for_the_plot = 42"  # a cell tagged hide-input: the slide shows its output only
+PLUMBING_OUTPUT = "the plot this plumbing made"
 
 # Written independently of optimlab.tools.render's own scanner, so a scanner that misses something still fails here.
 REMOTE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
@@ -45,6 +47,9 @@ def course(tmp_path_factory):
         nbformat.v4.new_markdown_cell(NOTE, metadata={"slideshow": {"slide_type": "notes"}}),
         nbformat.v4.new_markdown_cell("## Second slide", metadata={"slideshow": {"slide_type": "slide"}}),
         nbformat.v4.new_code_cell("hidden = 1", metadata={"slideshow": {"slide_type": "skip"}}),
+        nbformat.v4.new_code_cell(PLUMBING, metadata={"slideshow": {"slide_type": "-"}, "tags": ["hide-input"],
+                                                      "jupyter": {"source_hidden": True}},
+                                  outputs=[nbformat.v4.new_output("stream", text=PLUMBING_OUTPUT)]),
     ])
     nbformat.write(tiny, folder / "01_tiny.ipynb")
     notebooks = [folder / NOTEBOOK.name, folder / "01_tiny.ipynb"]
@@ -77,6 +82,14 @@ def test_slides_work_offline_with_sections_and_speaker_notes(course):
     assert '"assets/reveal.js/dist/reveal.js"' in tiny and '"assets/reveal.js/plugin/notes/notes.js"' in tiny
     assert (out / "slides" / "assets/reveal.js/dist/reveal.js").is_file()
     assert (out / "slides" / "assets/reveal.js/plugin/notes/notes.js").is_file()
+
+
+def test_slides_hide_the_input_of_cells_tagged_hide_input_and_pages_keep_it(course):
+    out, _, _ = course
+    deck = (out / "slides" / "01_tiny.slides.html").read_text(encoding="utf-8")
+    page = (out / "html" / "01_tiny.html").read_text(encoding="utf-8")
+    assert PLUMBING_OUTPUT in deck and "plumbing_for_the_plot" not in deck
+    assert PLUMBING_OUTPUT in page and "plumbing_for_the_plot" in page
 
 
 @pytest.mark.parametrize("snippet,problem", [

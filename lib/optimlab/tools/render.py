@@ -29,6 +29,7 @@ from typing import Literal
 import nbformat
 from jinja2 import DictLoader
 from nbconvert import HTMLExporter, SlidesExporter
+from traitlets.config import Config
 
 from optimlab.paths import repository_root
 
@@ -155,10 +156,13 @@ def render_page(notebook: Path, out_dir: Path, kind: Kind) -> Path:
     if kind == "html":
         exporter = HTMLExporter(template_name="lab", template_file="offline_lab.html.j2", **_LOCAL)
     else:
-        # 1280 x 720 (16:9, scaled to the screen) fits a 100-character code line; long slides scroll.
+        # 1280 x 720 (16:9, scaled to the screen) fits a 100-character code line; long slides scroll. A code cell
+        # tagged "hide-input" (plumbing: set-up, plotting) shows only its output on the slide; the page keeps both.
+        hide = Config({"TagRemovePreprocessor": {"remove_input_tags": ["hide-input"]}})
         exporter = SlidesExporter(template_file="offline_reveal.html.j2", reveal_url_prefix="assets/reveal.js",
                                   reveal_theme="white", reveal_width="1280", reveal_height="720", reveal_scroll=True,
-                                  reveal_number="c/t", exclude_input_prompt=True, exclude_output_prompt=True, **_LOCAL)
+                                  reveal_number="c/t", exclude_input_prompt=True, exclude_output_prompt=True,
+                                  config=hide, **_LOCAL)
     body, _ = exporter.from_notebook_node(nb)
     # Links between notebooks point at the rendered pages, not at the .ipynb files.
     body = re.sub(r'href="(\d\d_[\w-]+)\.ipynb(#[^"]*)?"', lambda m: f'href="{m[1]}{SUFFIX[kind]}{m[2] or ""}"', body)
