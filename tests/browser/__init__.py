@@ -1,0 +1,1 @@
+"""The browser suite: JupyterLab and the slide decks in headless Chromium (see conftest.py)."""
