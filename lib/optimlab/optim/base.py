@@ -122,6 +122,14 @@ def count_step(state: dict[str, Any]) -> Tensor:
     return state["step"].to(torch.float64)
 
 
+def closure_loss(closure: Callable[[], Tensor] | None) -> Tensor | None:
+    """The loss a ``step(closure)`` returns: the closure re-evaluated with gradients on (steps run under no_grad)."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 def apply_weight_decay(
     param: Tensor, grad: Tensor, *, lr: float | Tensor, weight_decay: float, decoupled: bool,
 ) -> Tensor:
@@ -249,10 +257,7 @@ class Optimizer(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:  # type: ignore[override]
         """One update of every parameter that has a gradient; returns the closure's loss, if any."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         if self.compiled:
             from optimlab.optim.compiled import compiled_step
 

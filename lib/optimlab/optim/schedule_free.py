@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimlab.optim.base import Optimizer
+from optimlab.optim.base import Optimizer, closure_loss
 from optimlab.validation import check_fraction, check_int, check_non_negative, check_number, invalid
 
 
@@ -147,10 +147,7 @@ class _ScheduleFree(Optimizer):
         if not self.param_groups[0]["train_mode"]:
             raise RuntimeError(f"{type(self).__name__}.step() called in eval mode: call optimizer.train() before "
                                "training (and optimizer.eval() before evaluating or saving)")
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             lr, c = averaging_weight(group)
             for param in group["params"]:

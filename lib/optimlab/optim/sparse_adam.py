@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from optimlab.optim.adafactor import refuse_complex
-from optimlab.optim.base import Optimizer
+from optimlab.optim.base import Optimizer, closure_loss
 from optimlab.validation import check_learning_rate, check_positive, invalid
 
 
@@ -116,10 +116,7 @@ class SparseAdam(Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:  # type: ignore[override]
         """One update of every parameter that has a (sparse) gradient; returns the closure's loss, if any."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is None:
