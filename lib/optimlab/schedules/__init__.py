@@ -8,6 +8,8 @@
                              StepLR … OneCycleLR, SequentialLR, ChainedScheduler, ReduceLROnPlateau: torch's
                              names, arguments and values, as closed forms
 - ``factories``              ``warmup_cosine``, ``warmup_stable_decay``, ``inverse_sqrt``
+- ``keras_names``            Keras's ``LearningRateSchedule`` classes as pure schedules (``from_keras``)
+- ``swalr``                  ``SWALR``: torch's annealing to the SWA learning rate
 - ``plot``                   ``trace``, ``plot_scheduler``, ``plot_schedule``: curves without training
 
 Step convention everywhere (torch's): building a scheduler applies step 0, so the first
