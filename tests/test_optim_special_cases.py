@@ -6,9 +6,10 @@ import math
 
 import pytest
 import torch
-from optim_harness import assert_same_params, assert_same_state, groups_for, make_params, run
+from optim_harness import NEEDS_OWN_HARNESS, assert_same_params, assert_same_state, groups_for, make_params, run
 
 from optimlab.optim import (
+    OPTIMIZERS,
     SGD,
     Adadelta,
     Adagrad,
@@ -245,3 +246,20 @@ def test_plain_update_function_equals_the_class(cls, update, options):
         (-torch.cos(3 * x_cls) / 3 + x_cls**2 / 2).sum().backward()
         optimizer.step()
     torch.testing.assert_close(x_fn, x_cls.detach(), atol=1e-12, rtol=0)
+
+
+# Rprop clamps its per-weight step sizes to step_sizes[0] = 1e-6 (as torch's does), so lr = 0 still moves it.
+@pytest.mark.parametrize("name", sorted(set(OPTIMIZERS) - set(NEEDS_OWN_HARNESS) - {"rprop"}))
+def test_a_zero_learning_rate_leaves_the_parameters_unchanged_and_finite(name):
+    """A warmup from 0 (warmup_cosine, LinearLR(start_factor=0)) gives lr = 0 at the first step: nothing moves,
+    also where a gradient is exactly 0 (a pixel that is blank in every digit), so no 0/0 may appear."""
+    torch.manual_seed(0)
+    param = torch.nn.Parameter(torch.randn(3, 4, dtype=torch.float64))
+    start = param.detach().clone()
+    optimizer = OPTIMIZERS[name]([param], lr=0.0)
+    for _ in range(3):
+        param.grad = torch.randn_like(param)
+        param.grad[0] = 0.0  # a weight that never gets a gradient
+        optimizer.step()
+    assert torch.isfinite(param).all(), f"{name} made a parameter non-finite at lr=0"
+    torch.testing.assert_close(param.detach(), start, rtol=0, atol=0)

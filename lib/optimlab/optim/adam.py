@@ -51,11 +51,8 @@ def adam_update(
         v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])  # v̂ₘₐₓ = max(v̂ₘₐₓ, vₜ)
     bias_correction1 = 1 - beta1**t  # m̂ₜ = mₜ / (1 − β₁ᵗ)
     bias_correction2_sqrt = (1 - beta2**t).sqrt()  # v̂ₜ = vₜ / (1 − β₂ᵗ)
-    # θₜ = θₜ₋₁ − γ m̂ₜ / (√v̂ₜ + ε), with the step size γ/(1 − β₁ᵗ) folded into the denominator as torch does for
-    # a tensor step size: (√v̂ₜ + ε) / (−γ/(1 − β₁ᵗ)), so one addcdiv_ updates θ in a single pass.
-    negative_step = -lr / bias_correction1
-    denom = (v.sqrt() / (bias_correction2_sqrt * negative_step)).add_(eps / negative_step)
-    param.addcdiv_(m, denom)
+    denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)  # √v̂ₜ + ε
+    param.sub_(lr / bias_correction1 * m / denom)  # θₜ = θₜ₋₁ − γ m̂ₜ / (√v̂ₜ + ε)
 
 
 class Adam(Optimizer):
