@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check lib tests benchmarks notebooks
 	$(VENV)/bin/mypy
 
-# The fast unit tests and doctests: no notebook, nothing slow, no browser (about a minute here).
+# The fast unit tests and doctests: no notebook, nothing slow, no browser (under two minutes here).
 unit: $(STAMP)
 	$(PY) -m pytest tests lib -q -m "not notebook and not slow and not browser"
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import papermill
 import pytest
 
+pytestmark = pytest.mark.notebook  # every test here starts a kernel and runs (part of) a notebook
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 # (notebook, non-default parameters). Notebooks join this list as they are written.
