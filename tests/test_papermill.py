@@ -20,6 +20,8 @@ RERUNS = [
     ("02_parameters.ipynb", {"seed": 1, "hidden": 8, "n_centers": 12, "lr": 0.02}),
     ("03_optimizer_anatomy.ipynb", {"seed": 4, "momentum": 0.5, "weight_decay": 0.0, "steps": 30}),
     ("04_sgd_momentum_nesterov.ipynb", {"seed": 3, "condition_number": 60.0, "momentum": 0.85, "tol": 1e-4}),
+    # far outside the verified ranges (κ 50..200, β 0.8..0.95): runs, and marks the claims it cannot vouch for
+    ("04_sgd_momentum_nesterov.ipynb", {"condition_number": 3.0, "momentum": 0.99, "tol": 1e-8}),
     ("05_adaptive_methods.ipynb", {"seed": 2, "microscope_optimizers": ["adagrad", "nadam", "radam"],
                                    "weight_decay": 0.05, "steps": 120}),
     ("06_hyperparameters_lr_finder.ipynb", {"seed": 2, "range_steps": 120}),
@@ -39,6 +41,7 @@ BAD = [
     ("02_parameters.ipynb", {"hidden": 0}, "hidden=0"),
     ("03_optimizer_anatomy.ipynb", {"momentum": 1.5}, "momentum=1.5"),
     ("04_sgd_momentum_nesterov.ipynb", {"momentum": 1.2}, "momentum=1.2"),
+    ("04_sgd_momentum_nesterov.ipynb", {"momentum": 0.0}, "momentum=0.0"),   # Nesterov needs β > 0
     ("05_adaptive_methods.ipynb", {"microscope_optimizers": ["adam", "lion"]},
      "microscope_optimizers=['adam', 'lion']"),
     ("06_hyperparameters_lr_finder.ipynb", {"range_end_lr": 1e-5}, "range_end_lr=1e-05"),
