@@ -9,8 +9,9 @@ Pages are opened from file:// with every other request aborted (a deck that need
 - ``s`` opens the speaker view, and it shows the notes of a slide that has some;
 - screenshots of the first and last slide go to build/browser/slides/ for review;
 - layout at 1280x720 (issue 11): every horizontal slide starts with a title (subslides belong to it), and no code
-  cell taller than the slide shows its input. These are collected into build/browser/slides/layout.txt and
-  reported, not failed on (decks are fixed notebook by notebook).
+  cell taller than the slide shows its input. A deck that breaks either fails; all problems found are also
+  collected into build/browser/slides/layout.txt. (tests/test_deck_contract.py checks words, code lines and
+  deck length without a browser.)
 
 The build/html/ and build/slides/ indexes: every link resolves to a page that loads, offline, with its title.
 """
@@ -170,6 +171,7 @@ def test_deck_offline(stem: str, rendered: tuple[Path, Path], browser) -> None:
 
         LAYOUT_REPORT[stem] = page.evaluate(LAYOUT_JS)
         assert not offline.blocked, f"the deck tried to load from the network: {offline.blocked[:5]}"
+        assert not LAYOUT_REPORT[stem], "layout at 1280x720:\n" + "\n".join(LAYOUT_REPORT[stem])
     except BaseException:
         save_failure(f"slides-{stem}", pages, offline.console)
         raise
@@ -178,7 +180,7 @@ def test_deck_offline(stem: str, rendered: tuple[Path, Path], browser) -> None:
 
 
 def test_deck_layout_report(rendered) -> None:
-    """Issue 11's layout rules, collected over every deck the session checked: written out and reported."""
+    """Issue 11's layout rules, collected over every deck the session checked, written out for review."""
     if not LAYOUT_REPORT:
         pytest.skip("no deck was checked in this session")
     lines = [f"{stem}: {problem}" for stem, problems in sorted(LAYOUT_REPORT.items()) for problem in problems]
