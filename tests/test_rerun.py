@@ -67,7 +67,8 @@ def test_a_rerun_outside_the_verified_range_runs_to_the_end_and_marks_the_claims
     output = rerun(NOTEBOOKS / "04_sgd_momentum_nesterov.ipynb", tmp_path / "04.ipynb", {"condition_number": 300.0})
     printed = _outputs(output)
     assert "not checked for condition_number=300.0 (verified for 50..200), steps=2400 (verified for 400..1600): " \
-           "momentum reaches the quadratic's minimum in fewer steps than plain SGD; here it holds (measured: " in printed
+           "momentum reaches the quadratic's minimum in fewer steps than plain SGD; here it holds (measured: " \
+           in printed
     assert read_results(output)["condition_number"] == 300.0  # it ran to the end
 
 
